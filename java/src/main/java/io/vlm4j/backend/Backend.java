@@ -1,0 +1,112 @@
+package io.vlm4j.backend;
+
+import io.vlm4j.tensor.DType;
+import io.vlm4j.tensor.Device;
+import io.vlm4j.tensor.Tensor;
+import java.util.OptionalInt;
+
+/**
+ * The operations a CLIP forward needs. Models reach kernels only through this interface; implementations are the
+ * native CPU backend, the float64 reference backend (the oracle in tests) and, later, CUDA.
+ *
+ * <p>All tensors are dense row-major. Unless stated otherwise inputs and outputs are F32, {@code out} may alias
+ * an input only where noted, and every method checks shapes and dtypes with {@link OpChecks} and throws
+ * {@link IllegalArgumentException} naming the operation and the offending shape.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** Short name: "cpu", "reference", "cuda". */
+    String name();
+
+    Device device();
+
+    /** A zero-filled tensor on this backend's device. */
+    default Tensor allocate(DType dtype, long... shape) {
+        return Tensor.allocate(dtype, shape);
+    }
+
+    /**
+     * Batched matrix product with a fused epilogue: {@code out = act(op(a)·op(b) + bias) + residual}.
+     * a: [..., M, K] ([..., K, M] when transA); b: [..., K, N] ([..., N, K] when transB) with the same leading
+     * (batch) dimensions as a, or rank 2 to share one matrix across the batch; bias: [N] or null;
+     * residual: shaped like out or null (may alias out); out: [..., M, N].
+     */
+    void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias, Activation act, Tensor residual,
+                Tensor out);
+
+    /** nn.Linear: x [..., K], weight [N, K], bias [N] or null: {@code out[..., N] = act(x·Wᵀ + b) + residual}. */
+    default void linear(Tensor x, Tensor weight, Tensor bias, Activation act, Tensor residual, Tensor out) {
+        long k = x.dim(-1);
+        long rows = x.numel() / Math.max(1, k);
+        long n = weight.dim(0);
+        OpChecks.requireShape("linear", "out", out, OpChecks.withLast(x.shape(), n));
+        matmul(x.reshape(rows, k), false, weight, true, bias, act,
+                residual == null ? null : residual.reshape(rows, n), out.reshape(rows, n));
+    }
+
+    /** Conv2d with kernel = stride = P, no padding: pixels [B, C, H, W], weight [D, C, P, P], bias [D] or null, out [B, (H/P)·(W/P), D]. */
+    void patchEmbed(Tensor pixels, Tensor weight, Tensor bias, Tensor out);
+
+    /** LayerNorm over the last axis (biased variance, eps inside the square root). out may alias x. */
+    void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out);
+
+    /** Softmax over the last axis. out may alias x. */
+    void softmax(Tensor x, Tensor out);
+
+    /** Elementwise activation. out may alias x. */
+    void activation(Activation act, Tensor x, Tensor out);
+
+    /** out = a + b (same shapes). out may alias a or b. */
+    void add(Tensor a, Tensor b, Tensor out);
+
+    /** x += suffix, where suffix's shape equals the trailing dimensions of x (broadcast over the leading ones). */
+    void addBroadcast(Tensor x, Tensor suffix);
+
+    /** out = x / max(‖x‖₂, eps) per row of the last axis. out may alias x. */
+    void l2Normalize(Tensor x, float eps, Tensor out);
+
+    /**
+     * Fused scaled-dot-product attention with scale 1/√d. q: [B, Lq, H·d]; k, v: [B, Lk, H·d]; out: [B, Lq, H·d].
+     * causal: query i sees keys j ≤ i + (Lk − Lq). keyMask: I32 [B, Lk] (non-zero = keep) or null.
+     */
+    void attention(Tensor q, Tensor k, Tensor v, Tensor out, int heads, boolean causal, Tensor keyMask);
+
+    /**
+     * Attention on a fused projection: qkv [B, L, 3·H·d] holds q, k and v side by side along the last axis (the
+     * output of one GEMM with concatenated weights); out [B, L, H·d]. The default splits and copies; backends
+     * override it to read the three parts in place.
+     */
+    default void attentionPacked(Tensor qkv, Tensor out, int heads, boolean causal, Tensor keyMask) {
+        long w = OpChecks.attentionPacked(qkv, out, heads, keyMask);
+        long b = qkv.dim(0), len = qkv.dim(1), w3 = 3 * w;
+        float[] all = qkv.toFloatArray();
+        float[][] parts = new float[3][(int) (b * len * w)];
+        for (long row = 0; row < b * len; row++) {
+            for (int j = 0; j < 3; j++) {
+                System.arraycopy(all, (int) (row * w3 + j * w), parts[j], (int) (row * w), (int) w);
+            }
+        }
+        try (Tensor q = Tensor.of(parts[0], b, len, w); Tensor k = Tensor.of(parts[1], b, len, w);
+             Tensor v = Tensor.of(parts[2], b, len, w)) {
+            attention(q, k, v, out, heads, causal, keyMask);
+        }
+    }
+
+    /** Embedding lookup: table [V, D], ids I32 (any shape, N elements), out [N, D] or ids.shape + [D]. */
+    void gather(Tensor table, Tensor ids, Tensor out);
+
+    /**
+     * EOS pooling (spec 01 §3.3): hidden [B, L, D], ids I32 [B, L]; with no eosTokenId the position is argmax(ids)
+     * (first maximum), otherwise the first position equal to it. Writes out [B, D] and returns the positions.
+     */
+    long[] eosPool(Tensor hidden, Tensor ids, OptionalInt eosTokenId, Tensor out);
+
+    /** Element type conversion between F32, F16 and BF16 (same element count). */
+    void convert(Tensor src, Tensor dst);
+
+    /** Number of worker threads the backend uses. */
+    int threads();
+
+    @Override
+    default void close() {}
+}

@@ -1,0 +1,142 @@
+package io.vlm4j.backend;
+
+import io.vlm4j.tensor.DType;
+import io.vlm4j.tensor.Tensor;
+import java.util.Arrays;
+
+/** Argument checks shared by every backend, so that all of them reject the same bad calls with the same words. */
+public final class OpChecks {
+    private OpChecks() {}
+
+    public static void requireF32(String op, String name, Tensor t) {
+        requireDType(op, name, t, DType.F32);
+    }
+
+    public static void requireDType(String op, String name, Tensor t, DType dtype) {
+        if (t == null) throw new IllegalArgumentException(op + ": " + name + " is null");
+        if (t.isClosed()) throw new IllegalArgumentException(op + ": " + name + " is closed");
+        if (t.dtype() != dtype) throw new IllegalArgumentException(op + ": " + name + " must be " + dtype + ", got " + t);
+    }
+
+    public static void requireRank(String op, String name, Tensor t, int rank) {
+        if (t.rank() != rank) throw new IllegalArgumentException(op + ": " + name + " must have rank " + rank + ", got " + t);
+    }
+
+    public static void requireShape(String op, String name, Tensor t, long... shape) {
+        if (t == null) throw new IllegalArgumentException(op + ": " + name + " is null");
+        if (!Arrays.equals(t.shape(), shape)) {
+            throw new IllegalArgumentException(op + ": " + name + " must have shape " + Arrays.toString(shape) + ", got " + t);
+        }
+    }
+
+    public static void requireSameShape(String op, String name, Tensor t, Tensor like) {
+        requireShape(op, name, t, like.shape());
+    }
+
+    public static void requirePositive(String op, String name, long v) {
+        if (v <= 0) throw new IllegalArgumentException(op + ": " + name + " must be > 0, got " + v);
+    }
+
+    /** {@code shape} with its last dimension replaced by {@code last}. */
+    public static long[] withLast(long[] shape, long last) {
+        if (shape.length == 0) throw new IllegalArgumentException("scalar tensor where a rank >= 1 tensor is needed");
+        long[] s = shape.clone();
+        s[s.length - 1] = last;
+        return s;
+    }
+
+    /** Product of all dimensions but the last: the number of rows of a row-wise op. */
+    public static long rows(Tensor t) {
+        if (t.rank() == 0) throw new IllegalArgumentException("scalar tensor where a rank >= 1 tensor is needed");
+        long last = t.dim(-1);
+        return last == 0 ? 0 : t.numel() / last;
+    }
+
+    /** Validated geometry of a matmul call, shared by the backends. */
+    public record MatmulShape(long batch, long m, long n, long k, boolean sharedB) {}
+
+    public static MatmulShape matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias,
+                                     Tensor residual, Tensor out) {
+        String op = "matmul";
+        requireF32(op, "a", a);
+        requireF32(op, "b", b);
+        requireF32(op, "out", out);
+        if (a.rank() < 2) throw new IllegalArgumentException(op + ": a must have rank >= 2, got " + a);
+        if (b.rank() != 2 && b.rank() != a.rank()) {
+            throw new IllegalArgumentException(op + ": b must have rank 2 or the rank of a, got a=" + a + " b=" + b);
+        }
+        long m = transA ? a.dim(-1) : a.dim(-2);
+        long k = transA ? a.dim(-2) : a.dim(-1);
+        long kb = transB ? b.dim(-1) : b.dim(-2);
+        long n = transB ? b.dim(-2) : b.dim(-1);
+        if (k != kb) {
+            throw new IllegalArgumentException(op + ": inner dimensions differ: a=" + a + (transA ? "ᵀ" : "")
+                    + " b=" + b + (transB ? "ᵀ" : "") + " (" + k + " vs " + kb + ")");
+        }
+        long[] lead = Arrays.copyOf(a.shape(), a.rank() - 2);
+        boolean shared = b.rank() == 2 && a.rank() != 2;
+        if (!shared && !Arrays.equals(lead, Arrays.copyOf(b.shape(), b.rank() - 2))) {
+            throw new IllegalArgumentException(op + ": batch dimensions differ: a=" + a + " b=" + b);
+        }
+        long[] outShape = Arrays.copyOf(lead, lead.length + 2);
+        outShape[lead.length] = m;
+        outShape[lead.length + 1] = n;
+        requireShape(op, "out", out, outShape);
+        if (bias != null) {
+            requireF32(op, "bias", bias);
+            requireShape(op, "bias", bias, n);
+        }
+        if (residual != null) {
+            requireF32(op, "residual", residual);
+            requireSameShape(op, "residual", residual, out);
+        }
+        long batch = 1;
+        for (long d : lead) batch = Math.multiplyExact(batch, d);
+        return new MatmulShape(batch, m, n, k, shared);
+    }
+
+    /** Validated geometry of an attention call. */
+    public record AttentionShape(long batch, long lq, long lk, long headDim) {}
+
+    public static AttentionShape attention(Tensor q, Tensor k, Tensor v, Tensor out, int heads, Tensor keyMask) {
+        String op = "attention";
+        requireF32(op, "q", q);
+        requireF32(op, "k", k);
+        requireF32(op, "v", v);
+        requireF32(op, "out", out);
+        requireRank(op, "q", q, 3);
+        requireRank(op, "k", k, 3);
+        requirePositive(op, "heads", heads);
+        long width = q.dim(2);
+        if (width % heads != 0) {
+            throw new IllegalArgumentException(op + ": width " + width + " is not divisible by " + heads + " heads");
+        }
+        requireShape(op, "k", k, q.dim(0), k.dim(1), width);
+        requireSameShape(op, "v", v, k);
+        requireSameShape(op, "out", out, q);
+        if (keyMask != null) {
+            requireDType(op, "keyMask", keyMask, DType.I32);
+            requireShape(op, "keyMask", keyMask, q.dim(0), k.dim(1));
+        }
+        return new AttentionShape(q.dim(0), q.dim(1), k.dim(1), width / heads);
+    }
+
+    /** Validates an attentionPacked call and returns the width H·d of one of q, k, v. */
+    public static long attentionPacked(Tensor qkv, Tensor out, int heads, Tensor keyMask) {
+        String op = "attentionPacked";
+        requireF32(op, "qkv", qkv);
+        requireRank(op, "qkv", qkv, 3);
+        requireF32(op, "out", out);
+        requirePositive(op, "heads", heads);
+        long b = qkv.dim(0), len = qkv.dim(1), w3 = qkv.dim(2);
+        if (w3 % 3 != 0) throw new IllegalArgumentException(op + ": last dimension " + w3 + " is not 3·width");
+        long w = w3 / 3;
+        if (w % heads != 0) throw new IllegalArgumentException(op + ": width " + w + " is not divisible by " + heads + " heads");
+        requireShape(op, "out", out, b, len, w);
+        if (keyMask != null) {
+            requireDType(op, "keyMask", keyMask, DType.I32);
+            requireShape(op, "keyMask", keyMask, b, len);
+        }
+        return w;
+    }
+}

@@ -1,0 +1,237 @@
+package io.vlm4j.backend.cpu;
+
+import static io.vlm4j.backend.OpChecks.requireDType;
+import static io.vlm4j.backend.OpChecks.requireF32;
+import static io.vlm4j.backend.OpChecks.requireSameShape;
+import static io.vlm4j.backend.OpChecks.requireShape;
+
+import io.vlm4j.backend.Activation;
+import io.vlm4j.backend.Backend;
+import io.vlm4j.backend.OpChecks;
+import io.vlm4j.tensor.DType;
+import io.vlm4j.tensor.Device;
+import io.vlm4j.tensor.Tensor;
+import java.util.Arrays;
+import java.util.OptionalInt;
+
+/** The native CPU backend: C++ SIMD + OpenMP kernels from {@code native/}, bound by {@link NativeKernels}. */
+public final class CpuBackend implements Backend {
+
+    /** Uses the OpenMP default thread count (all cores, or OMP_NUM_THREADS). */
+    public CpuBackend() {
+        NativeKernels.ensureLoaded();
+    }
+
+    /** Uses {@code threads} worker threads for every kernel (process-wide OpenMP setting). */
+    public CpuBackend(int threads) {
+        this();
+        NativeKernels.vlm_set_num_threads(threads);
+    }
+
+    @Override
+    public String name() { return "cpu"; }
+
+    @Override
+    public Device device() { return Device.CPU; }
+
+    @Override
+    public int threads() { return NativeKernels.vlm_max_threads(); }
+
+    /** The SIMD path the kernels run: avx512, avx2 or scalar. */
+    public static String simdLevel() { return NativeKernels.vlm_simd_level(); }
+
+    public static String cpuFeatures() { return NativeKernels.vlm_cpu_features(); }
+
+    @Override
+    public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias, Activation act,
+                       Tensor residual, Tensor out) {
+        OpChecks.MatmulShape s = OpChecks.matmul(a, transA, b, transB, bias, residual, out);
+        long m = s.m(), n = s.n(), k = s.k();
+        if (s.batch() == 0 || m == 0 || n == 0) return;
+        if (k == 0) {  // empty sum: the product is zero, the epilogue still applies
+            NativeKernels.vlm_fill_f32(out.address(), out.numel(), 0f);
+            if (bias != null) NativeKernels.vlm_add_row_f32(out.address(), bias.address(), out.numel() / n, n);
+            NativeKernels.vlm_activation_f32(act.code(), out.address(), out.address(), out.numel());
+            if (residual != null) NativeKernels.vlm_add_f32(out.address(), residual.address(), out.address(), out.numel());
+            return;
+        }
+        long lda = transA ? m : k;
+        long ldb = transB ? k : n;
+        long strideB = s.sharedB() ? 0 : k * n;
+        NativeKernels.vlm_gemm_f32(transA ? 1 : 0, transB ? 1 : 0, s.batch(), m, n, k,
+                1f, a.address(), lda, m * k,
+                b.address(), ldb, strideB,
+                0f, out.address(), n, m * n,
+                bias == null ? 0 : bias.address(), act.code(),
+                residual == null ? 0 : residual.address(), n, m * n);
+    }
+
+    @Override
+    public void patchEmbed(Tensor pixels, Tensor weight, Tensor bias, Tensor out) {
+        String op = "patchEmbed";
+        requireF32(op, "pixels", pixels);
+        requireF32(op, "weight", weight);
+        requireF32(op, "out", out);
+        OpChecks.requireRank(op, "pixels", pixels, 4);
+        OpChecks.requireRank(op, "weight", weight, 4);
+        long bsz = pixels.dim(0), c = pixels.dim(1), h = pixels.dim(2), w = pixels.dim(3);
+        long d = weight.dim(0), p = weight.dim(2);
+        requireShape(op, "weight", weight, d, c, p, p);
+        if (p <= 0 || h < p || w < p) {
+            throw new IllegalArgumentException(op + ": image " + h + "x" + w + " is smaller than the patch " + p);
+        }
+        requireShape(op, "out", out, bsz, (h / p) * (w / p), d);
+        if (bias != null) {
+            requireF32(op, "bias", bias);
+            requireShape(op, "bias", bias, d);
+        }
+        if (bsz == 0 || d == 0) return;
+        NativeKernels.vlm_patch_embed_f32(pixels.address(), bsz, c, h, w, p, weight.address(),
+                bias == null ? 0 : bias.address(), d, out.address());
+    }
+
+    @Override
+    public void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out) {
+        String op = "layerNorm";
+        requireF32(op, "x", x);
+        requireF32(op, "out", out);
+        requireSameShape(op, "out", out, x);
+        long dim = x.dim(-1);
+        requireF32(op, "gamma", gamma);
+        requireShape(op, "gamma", gamma, dim);
+        requireF32(op, "beta", beta);
+        requireShape(op, "beta", beta, dim);
+        if (!(eps > 0)) throw new IllegalArgumentException(op + ": eps must be > 0, got " + eps);
+        long rows = OpChecks.rows(x);
+        if (rows == 0 || dim == 0) return;
+        NativeKernels.vlm_layernorm_f32(x.address(), gamma.address(), beta.address(), out.address(), rows, dim, eps);
+    }
+
+    @Override
+    public void softmax(Tensor x, Tensor out) {
+        requireF32("softmax", "x", x);
+        requireF32("softmax", "out", out);
+        requireSameShape("softmax", "out", out, x);
+        long rows = OpChecks.rows(x);
+        if (rows == 0 || x.dim(-1) == 0) return;
+        NativeKernels.vlm_softmax_f32(x.address(), out.address(), rows, x.dim(-1));
+    }
+
+    @Override
+    public void activation(Activation act, Tensor x, Tensor out) {
+        requireF32("activation", "x", x);
+        requireF32("activation", "out", out);
+        requireSameShape("activation", "out", out, x);
+        if (x.numel() == 0) return;
+        NativeKernels.vlm_activation_f32(act.code(), x.address(), out.address(), x.numel());
+    }
+
+    @Override
+    public void add(Tensor a, Tensor b, Tensor out) {
+        requireF32("add", "a", a);
+        requireF32("add", "b", b);
+        requireF32("add", "out", out);
+        requireSameShape("add", "b", b, a);
+        requireSameShape("add", "out", out, a);
+        if (a.numel() == 0) return;
+        NativeKernels.vlm_add_f32(a.address(), b.address(), out.address(), a.numel());
+    }
+
+    @Override
+    public void addBroadcast(Tensor x, Tensor suffix) {
+        requireF32("addBroadcast", "x", x);
+        requireF32("addBroadcast", "suffix", suffix);
+        long[] xs = x.shape(), ss = suffix.shape();
+        if (ss.length > xs.length || !Arrays.equals(ss, Arrays.copyOfRange(xs, xs.length - ss.length, xs.length))) {
+            throw new IllegalArgumentException("addBroadcast: " + suffix + " is not a suffix of " + x);
+        }
+        if (x.numel() == 0) return;
+        NativeKernels.vlm_add_row_f32(x.address(), suffix.address(), x.numel() / suffix.numel(), suffix.numel());
+    }
+
+    @Override
+    public void l2Normalize(Tensor x, float eps, Tensor out) {
+        requireF32("l2Normalize", "x", x);
+        requireF32("l2Normalize", "out", out);
+        requireSameShape("l2Normalize", "out", out, x);
+        long rows = OpChecks.rows(x);
+        if (rows == 0 || x.dim(-1) == 0) return;
+        NativeKernels.vlm_l2_normalize_f32(x.address(), out.address(), rows, x.dim(-1), eps);
+    }
+
+    @Override
+    public void attention(Tensor q, Tensor k, Tensor v, Tensor out, int heads, boolean causal, Tensor keyMask) {
+        OpChecks.AttentionShape s = OpChecks.attention(q, k, v, out, heads, keyMask);
+        if (s.batch() == 0 || s.lq() == 0) return;
+        long width = q.dim(2);
+        if (s.lk() == 0) {  // no key at all: every query row is empty
+            NativeKernels.vlm_fill_f32(out.address(), out.numel(), 0f);
+            return;
+        }
+        NativeKernels.vlm_attention_f32(q.address(), width, s.lq() * width,
+                k.address(), width, s.lk() * width,
+                v.address(), width, s.lk() * width,
+                out.address(), width, s.lq() * width,
+                s.batch(), heads, s.lq(), s.lk(), s.headDim(),
+                (float) (1.0 / Math.sqrt(s.headDim())), causal ? 1 : 0, keyMask == null ? 0 : keyMask.address());
+    }
+
+    @Override
+    public void attentionPacked(Tensor qkv, Tensor out, int heads, boolean causal, Tensor keyMask) {
+        long w = OpChecks.attentionPacked(qkv, out, heads, keyMask);
+        long b = qkv.dim(0), len = qkv.dim(1), w3 = 3 * w;
+        if (b == 0 || len == 0) return;
+        long base = qkv.address(), fb = Float.BYTES;
+        NativeKernels.vlm_attention_f32(base, w3, len * w3, base + w * fb, w3, len * w3, base + 2 * w * fb, w3, len * w3,
+                out.address(), w, len * w, b, heads, len, len, w / heads,
+                (float) (1.0 / Math.sqrt(w / heads)), causal ? 1 : 0, keyMask == null ? 0 : keyMask.address());
+    }
+
+    @Override
+    public void gather(Tensor table, Tensor ids, Tensor out) {
+        String op = "gather";
+        requireF32(op, "table", table);
+        OpChecks.requireRank(op, "table", table, 2);
+        requireDType(op, "ids", ids, DType.I32);
+        requireF32(op, "out", out);
+        long n = ids.numel(), d = table.dim(1);
+        if (out.numel() != n * d || out.dim(-1) != d) {
+            throw new IllegalArgumentException(op + ": out must hold " + n + " rows of " + d + ", got " + out);
+        }
+        if (n == 0 || d == 0) return;
+        NativeKernels.vlm_gather_rows_f32(table.address(), table.dim(0), d, ids.address(), n, out.address());
+    }
+
+    @Override
+    public long[] eosPool(Tensor hidden, Tensor ids, OptionalInt eosTokenId, Tensor out) {
+        String op = "eosPool";
+        requireF32(op, "hidden", hidden);
+        OpChecks.requireRank(op, "hidden", hidden, 3);
+        requireDType(op, "ids", ids, DType.I32);
+        long b = hidden.dim(0), len = hidden.dim(1), d = hidden.dim(2);
+        requireShape(op, "ids", ids, b, len);
+        requireF32(op, "out", out);
+        requireShape(op, "out", out, b, d);
+        if (b == 0) return new long[0];
+        if (len == 0) throw new IllegalArgumentException(op + ": empty sequences have no EOS position");
+        try (Tensor index = Tensor.allocate(DType.F32, 2 * b)) {  // 8 bytes per int64 position
+            NativeKernels.vlm_eos_pool_f32(hidden.address(), ids.address(), b, len, d,
+                    eosTokenId.isPresent() ? eosTokenId.getAsInt() : -1, out.address(), index.address());
+            long[] pos = new long[(int) b];
+            index.asByteBuffer().asLongBuffer().get(pos);
+            return pos;
+        }
+    }
+
+    @Override
+    public void convert(Tensor src, Tensor dst) {
+        if (src.numel() != dst.numel()) {
+            throw new IllegalArgumentException("convert: element counts differ: " + src + " -> " + dst);
+        }
+        if (src.dtype() == DType.I32 ^ dst.dtype() == DType.I32) {
+            throw new IllegalArgumentException("convert: int32 converts only to int32: " + src + " -> " + dst);
+        }
+        if (src.numel() == 0) return;
+        NativeKernels.vlm_convert(src.dtype().code(), src.address(), dst.dtype().code(), dst.address(), src.numel());
+    }
+}

@@ -1,0 +1,242 @@
+package io.vlm4j.model.clip;
+
+import io.vlm4j.backend.Backend;
+import io.vlm4j.backend.OpChecks;
+import io.vlm4j.backend.cpu.CpuBackend;
+import io.vlm4j.io.WeightStore;
+import io.vlm4j.tensor.DType;
+import io.vlm4j.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * A CLIP model: image tower, text tower or both (HF {@code CLIPModel}, {@code CLIPVisionModelWithProjection},
+ * {@code CLIPTextModelWithProjection}; spec 01 §3.4).
+ * <pre>{@code
+ * try (ClipModel clip = ClipModel.load(Path.of("clip-vit-base-patch16"))) {
+ *     float[][] img = clip.encodeImages(pixels, true);   // [N][E], L2-normalized
+ *     float[][] txt = clip.encodeTexts(ids, true);
+ *     float[][] logits = clip.similarity(img, txt);      // exp(logit_scale) · cos
+ * }
+ * }</pre>
+ * Inputs of any batch size are processed in chunks of {@link #batchSize()}.
+ */
+public final class ClipModel implements AutoCloseable {
+    /** Guards only against a zero vector; HF divides by the plain norm, which is never this small in practice. */
+    private static final float NORM_EPS = 1e-12f;
+    private final Backend backend;
+    private final boolean ownsBackend;
+    private final ClipConfig config;
+    private final ClipVisionTower vision;
+    private final ClipTextTower text;
+    private final float logitScale;
+    private int batchSize = 16;
+
+    private ClipModel(Backend backend, boolean ownsBackend, ClipConfig config, WeightSource weights) throws IOException {
+        this.backend = backend;
+        this.ownsBackend = ownsBackend;
+        this.config = config;
+        ClipVisionTower v = null;
+        ClipTextTower t = null;
+        try {
+            if (config.vision().isPresent()) {
+                ClipVisionConfig vc = config.vision().get();
+                v = new ClipVisionTower(backend, vc, vc.projectionDim(), weights);
+            }
+            if (config.text().isPresent()) {
+                ClipTextConfig tc = config.text().get();
+                t = new ClipTextTower(backend, tc, tc.projectionDim(), weights);
+            }
+            if (weights.contains("logit_scale")) {
+                try (Tensor s = weights.tensor("logit_scale")) {
+                    this.logitScale = s.toFloatArray()[0];
+                }
+            } else {
+                this.logitScale = (float) config.logitScaleInitValue();
+            }
+        } catch (IOException | RuntimeException e) {
+            if (v != null) v.close();
+            if (t != null) t.close();
+            throw e;
+        }
+        this.vision = v;
+        this.text = t;
+    }
+
+    /** Loads a model directory (config.json + safetensors) or one .safetensors file beside its config.json, on the CPU backend. */
+    public static ClipModel load(Path path) throws IOException {
+        Backend cpu = new CpuBackend();
+        try {
+            return load(path, cpu, true);
+        } catch (IOException | RuntimeException e) {
+            cpu.close();
+            throw e;
+        }
+    }
+
+    /** Like {@link #load(Path)} on {@code backend}, which the caller keeps owning. */
+    public static ClipModel load(Path path, Backend backend) throws IOException {
+        return load(path, backend, false);
+    }
+
+    private static ClipModel load(Path path, Backend backend, boolean ownsBackend) throws IOException {
+        if (!Files.exists(path)) throw new java.nio.file.NoSuchFileException(path.toString(), null, "model path does not exist");
+        Path configDir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
+        ClipConfig config = ClipConfigLoader.load(configDir);
+        try (WeightStore store = WeightStore.open(path)) {
+            return new ClipModel(backend, ownsBackend, config, storeSource(store));
+        }
+    }
+
+    /** A model with seeded random weights (HF initialisation scales), for benchmarks and tests. */
+    public static ClipModel random(ClipConfig config, long seed, Backend backend) throws IOException {
+        return new ClipModel(backend, false, config, new RandomWeights(seed));
+    }
+
+    private static WeightSource storeSource(WeightStore store) {
+        return new WeightSource() {
+            @Override
+            public Tensor tensor(String name, long... shape) throws IOException {
+                return store.load(name, shape);
+            }
+
+            @Override
+            public boolean contains(String name) { return store.contains(name); }
+
+            @Override
+            public String describe() { return store.toString(); }
+        };
+    }
+
+    public ClipConfig config() { return config; }
+
+    public Backend backend() { return backend; }
+
+    public Optional<ClipVisionTower> vision() { return Optional.ofNullable(vision); }
+
+    public Optional<ClipTextTower> text() { return Optional.ofNullable(text); }
+
+    /** The stored log-scale; similarities are multiplied by exp of it. */
+    public float logitScale() { return logitScale; }
+
+    public int batchSize() { return batchSize; }
+
+    /** Largest number of images or texts run through a tower at once (memory vs. throughput). */
+    public ClipModel batchSize(int n) {
+        OpChecks.requirePositive("batchSize", "n", n);
+        this.batchSize = n;
+        return this;
+    }
+
+    /** Image embeddings [N, E] of pixels F32 [N, C, S, S], chunked by {@link #batchSize()}; the caller owns the result. */
+    public Tensor encodeImages(Tensor pixels, boolean normalize) {
+        ClipVisionTower v = vision().orElseThrow(() -> new IllegalStateException("this model has no image tower"));
+        OpChecks.requireRank("encodeImages", "pixels", pixels, 4);
+        long n = pixels.dim(0), per = pixels.numel() / Math.max(1, n), e = v.projectionDim();
+        Tensor out = Tensor.allocate(DType.F32, n, e);
+        try {
+            for (long i = 0; i < n; i += batchSize) {
+                long c = Math.min(batchSize, n - i);
+                long[] shape = pixels.shape();
+                shape[0] = c;
+                v.forward(pixels.view(i * per, shape), out.view(i * e, c, e));
+            }
+            if (normalize) backend.l2Normalize(out, NORM_EPS, out);
+            return out;
+        } catch (RuntimeException ex) {
+            out.close();
+            throw ex;
+        }
+    }
+
+    /** Text embeddings [N, E] of token ids I32 [N, L], chunked by {@link #batchSize()}; the caller owns the result. */
+    public Tensor encodeTexts(Tensor ids, boolean normalize) {
+        ClipTextTower t = text().orElseThrow(() -> new IllegalStateException("this model has no text tower"));
+        OpChecks.requireRank("encodeTexts", "ids", ids, 2);
+        long n = ids.dim(0), len = ids.dim(1), e = t.projectionDim();
+        Tensor out = Tensor.allocate(DType.F32, n, e);
+        try {
+            for (long i = 0; i < n; i += batchSize) {
+                long c = Math.min(batchSize, n - i);
+                t.forward(ids.view(i * len, c, len), out.view(i * e, c, e));
+            }
+            if (normalize) backend.l2Normalize(out, NORM_EPS, out);
+            return out;
+        } catch (RuntimeException ex) {
+            out.close();
+            throw ex;
+        }
+    }
+
+    /** Array convenience: pixels is N images of C·S·S floats each (NCHW). */
+    public float[][] encodeImages(float[][] pixels, boolean normalize) {
+        ClipVisionConfig vc = vision().orElseThrow(() -> new IllegalStateException("this model has no image tower")).config();
+        long s = vc.imageSize();
+        float[] flat = flatten(pixels, vc.numChannels() * s * s, "image");
+        try (Tensor p = Tensor.of(flat, pixels.length, vc.numChannels(), s, s); Tensor e = encodeImages(p, normalize)) {
+            return rows(e);
+        }
+    }
+
+    /** Array convenience: every row the same length L. */
+    public float[][] encodeTexts(int[][] ids, boolean normalize) {
+        int len = ids.length == 0 ? 1 : ids[0].length;
+        int[] flat = new int[ids.length * len];
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i].length != len) throw new IllegalArgumentException("text " + i + " has " + ids[i].length + " ids, expected " + len);
+            System.arraycopy(ids[i], 0, flat, i * len, len);
+        }
+        try (Tensor t = Tensor.ofInts(flat, ids.length, len); Tensor e = encodeTexts(t, normalize)) {
+            return rows(e);
+        }
+    }
+
+    /**
+     * logits_per_image [Ni, Nt] = exp(logit_scale) · cos(image_i, text_j) (HF {@code CLIPModel.forward});
+     * logits_per_text is its transpose. Inputs need not be normalized.
+     */
+    public float[][] similarity(float[][] imageEmbeds, float[][] textEmbeds) {
+        double scale = Math.exp(logitScale);
+        float[][] out = new float[imageEmbeds.length][textEmbeds.length];
+        for (int i = 0; i < imageEmbeds.length; i++) {
+            for (int j = 0; j < textEmbeds.length; j++) {
+                float[] a = imageEmbeds[i], b = textEmbeds[j];
+                if (a.length != b.length) throw new IllegalArgumentException("embedding sizes differ: " + a.length + " vs " + b.length);
+                double dot = 0, na = 0, nb = 0;
+                for (int k = 0; k < a.length; k++) {
+                    dot += (double) a[k] * b[k];
+                    na += (double) a[k] * a[k];
+                    nb += (double) b[k] * b[k];
+                }
+                out[i][j] = (float) (scale * dot / Math.sqrt(na * nb));
+            }
+        }
+        return out;
+    }
+
+    private static float[] flatten(float[][] rows, long per, String what) {
+        float[] flat = new float[Math.toIntExact(rows.length * per)];
+        for (int i = 0; i < rows.length; i++) {
+            if (rows[i].length != per) throw new IllegalArgumentException(what + " " + i + " has " + rows[i].length + " values, expected " + per);
+            System.arraycopy(rows[i], 0, flat, (int) (i * per), (int) per);
+        }
+        return flat;
+    }
+
+    private static float[][] rows(Tensor t) {
+        int n = (int) t.dim(0), e = (int) t.dim(1);
+        float[] flat = t.toFloatArray();
+        float[][] out = new float[n][e];
+        for (int i = 0; i < n; i++) System.arraycopy(flat, i * e, out[i], 0, e);
+        return out;
+    }
+
+    @Override
+    public void close() {
+        if (vision != null) vision.close();
+        if (text != null) text.close();
+        if (ownsBackend) backend.close();
+    }
+}

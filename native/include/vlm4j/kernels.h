@@ -1,0 +1,72 @@
+// vlm4j CPU kernels: the C++ API that the JavaCPP mapping class (io.vlm4j.backend.cpu.NativeKernels) binds.
+//
+// Contract for every function here:
+//  - all tensors are dense, row-major (C order), float32 unless stated otherwise;
+//  - every size, pointer and id is validated; a bad argument throws std::invalid_argument (or std::out_of_range /
+//    std::bad_alloc) with a message naming the function and the argument. JavaCPP turns that into a Java
+//    RuntimeException, so bad input never crashes the JVM;
+//  - work is spread over the OpenMP thread pool; SIMD paths are chosen at run time (AVX-512 when the CPU has it,
+//    AVX2+FMA otherwise, plain C++ as the last resort), so one binary runs on any x86-64-v3 machine.
+#pragma once
+#include <cstdint>
+
+// ---- runtime / memory (runtime.cpp) ----
+const char* vlm_cpu_features();      // e.g. "avx2 fma f16c avx512f avx512bw avx512_bf16"; static string
+const char* vlm_simd_level();        // the path selected: "avx512", "avx2" or "scalar"
+int  vlm_max_threads();
+void vlm_set_num_threads(int n);     // n >= 1
+void* vlm_alloc(int64_t bytes);      // 64-byte aligned, zero-filled; throws std::bad_alloc naming the size
+void vlm_free(void* p);              // null is a no-op
+void vlm_copy(void* dst, const void* src, int64_t bytes);
+void vlm_fill_f32(float* dst, int64_t n, float value);
+
+// dtype codes shared with Java's DType.code(): 0 = F32, 1 = F16, 2 = BF16, 3 = I32
+void vlm_convert(int src_dtype, const void* src, int dst_dtype, void* dst, int64_t n);
+
+// ---- GEMM (gemm.cpp) ----
+// For each b in [0, batch):  C_b[m,n] = alpha * sum_k op(A_b)[m,k] * op(B_b)[k,n] + beta * C_b[m,n] (+ bias[n]),
+// then act applied (0 none, 1 gelu, 2 quick_gelu, 3 gelu_tanh), then residual R_b[m,n] added when r != null.
+// op(X) = X or X^T (trans flags). Leading dimensions and batch strides are in elements.
+// With beta == 0, C is write-only (NaNs in C are ignored).
+void vlm_gemm_f32(int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n, int64_t k,
+                  float alpha, const float* a, int64_t lda, int64_t stride_a,
+                  const float* b, int64_t ldb, int64_t stride_b,
+                  float beta, float* c, int64_t ldc, int64_t stride_c,
+                  const float* bias, int act, const float* r, int64_t ldr, int64_t stride_r);
+
+// ---- normalization (norm.cpp) ----
+void vlm_layernorm_f32(const float* x, const float* gamma, const float* beta, float* y,
+                       int64_t rows, int64_t dim, float eps);          // two-pass statistics, biased variance
+void vlm_l2_normalize_f32(const float* x, float* y, int64_t rows, int64_t dim, float eps); // y = x / max(|x|, eps)
+void vlm_softmax_f32(const float* x, float* y, int64_t rows, int64_t dim);  // max-subtracted; -inf rows -> 0
+
+// ---- elementwise (elementwise.cpp) ----
+void vlm_activation_f32(int act, const float* x, float* y, int64_t n);     // act codes as in gemm
+void vlm_add_f32(const float* a, const float* b, float* y, int64_t n);
+// y[r, :] += v[:] for r in [0, rows)   (broadcast add of a row vector)
+void vlm_add_row_f32(float* y, const float* v, int64_t rows, int64_t dim);
+
+// ---- attention (attention.cpp) ----
+// Scaled-dot-product attention, fused (scores never leave a per-thread buffer).
+// q: [B, Lq, *] rows of length ldq; head h reads columns [h*d, (h+1)*d). Same for k, v ([B, Lk, *]) and out ([B, Lq, *]).
+// stride_* = elements between batches. causal: query i sees keys j <= i + (Lk - Lq).
+// key_mask: null or int32 [B, Lk] (nonzero = keep). A query row with no visible key produces zeros.
+void vlm_attention_f32(const float* q, int64_t ldq, int64_t stride_q,
+                       const float* k, int64_t ldk, int64_t stride_k,
+                       const float* v, int64_t ldv, int64_t stride_v,
+                       float* out, int64_t ldo, int64_t stride_o,
+                       int64_t batch, int64_t heads, int64_t lq, int64_t lk, int64_t head_dim,
+                       float scale, int causal, const int32_t* key_mask);
+
+// ---- embeddings and pooling (embed.cpp) ----
+// Patch embedding = conv2d with kernel = stride = p, no padding (trailing pixels dropped):
+// pixels [B, C, H, W], weight [D, C, p, p] (bias [D] or null) -> out [B, (H/p)*(W/p), D], tokens row-major over the grid.
+void vlm_patch_embed_f32(const float* pixels, int64_t batch, int64_t channels, int64_t height, int64_t width,
+                         int64_t patch, const float* weight, const float* bias, int64_t dim, float* out);
+// out[i, :] = table[ids[i], :]; every id is checked against [0, rows).
+void vlm_gather_rows_f32(const float* table, int64_t rows, int64_t dim, const int32_t* ids, int64_t n, float* out);
+// Per batch row b, pick the pooled position: eos_id < 0 -> argmax(ids[b, :]) (first max wins);
+// eos_id >= 0 -> first position with ids == eos_id (throws if the row has none). Writes positions to index_out
+// (int64 [B], may be null) and hidden[b, pos, :] to out [B, D].
+void vlm_eos_pool_f32(const float* hidden, const int32_t* ids, int64_t batch, int64_t len, int64_t dim,
+                      int64_t eos_id, float* out, int64_t* index_out);

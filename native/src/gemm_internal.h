@@ -1,0 +1,239 @@
+// Private to gemm.cpp / gemm_avx512.cpp: the micro-kernel, its fused epilogue and the vector math it needs.
+//
+// The micro-kernel is written once as a template over a small "ops" struct (scalar, AVX2, AVX-512), so the AVX-512
+// kernel is the same code as the AVX2 one that is tested on every machine, only with 16-lane vectors.
+// Everything with code lives in an unnamed namespace: this header is compiled with different -m flags in two
+// translation units, and internal linkage keeps the linker from merging an AVX-512 copy into the AVX2 path.
+#pragma once
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+
+namespace vlm::gemm_detail {
+
+// Write-back parameters of one micro-tile: acc = alpha*AB + beta*C (+bias) -> act -> (+r).
+struct Epi {
+    float alpha;
+    float beta;          // 0: C is not read
+    const float* bias;   // offset to the tile's first column, or null
+    int act;             // 0 none, 1 gelu (erf), 2 quick_gelu, 3 gelu_tanh
+    const float* r;      // offset to the tile's first element, or null
+    int64_t ldr;
+};
+
+// Computes an MR x NR tile from packed panels (ap: kc x MR, bp: kc x NR) and writes its mv x nv valid part to c.
+using KernelFn = void (*)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int mv, int nv,
+                          const Epi& ep);
+
+constexpr int avx512_mr = 12;
+constexpr int avx512_nr = 32;
+void kernel_avx512(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int mv, int nv,
+                   const Epi& ep);  // gemm_avx512.cpp
+
+namespace {
+
+struct ScalarOps {
+    using V = float;
+    static constexpr int W = 1;
+    static V zero() { return 0.f; }
+    static V set1(float x) { return x; }
+    static V load(const float* p) { return *p; }
+    static V load_n(const float* p, int) { return *p; }
+    static void store(float* p, V v) { *p = v; }
+    static void store_n(float* p, V v, int) { *p = v; }
+    static V bcast(const float* p) { return *p; }
+    static V fmadd(V a, V b, V c) { return a * b + c; }
+    static V add(V a, V b) { return a + b; }
+    static V mul(V a, V b) { return a * b; }
+};
+
+#ifdef __AVX2__
+struct Avx2Ops {
+    using V = __m256;
+    using VI = __m256i;
+    static constexpr int W = 8;
+    static V zero() { return _mm256_setzero_ps(); }
+    static V set1(float x) { return _mm256_set1_ps(x); }
+    static V load(const float* p) { return _mm256_loadu_ps(p); }
+    static __m256i mask(int n) {  // first n lanes set
+        return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    }
+    static V load_n(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
+    static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+    static void store_n(float* p, V v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
+    static V bcast(const float* p) { return _mm256_broadcast_ss(p); }
+    static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+    static V fnmadd(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
+    static V add(V a, V b) { return _mm256_add_ps(a, b); }
+    static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+    static V div(V a, V b) { return _mm256_div_ps(a, b); }
+    static V min(V a, V b) { return _mm256_min_ps(a, b); }
+    static V max(V a, V b) { return _mm256_max_ps(a, b); }
+    static V round(V a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static V pow2i(V n) {  // 2^n for integral n in [-126, 127], built in the exponent field
+        const VI e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+    }
+};
+#endif
+
+#ifdef __AVX512F__
+struct Avx512Ops {
+    using V = __m512;
+    static constexpr int W = 16;
+    static V zero() { return _mm512_setzero_ps(); }
+    static V set1(float x) { return _mm512_set1_ps(x); }
+    static V load(const float* p) { return _mm512_loadu_ps(p); }
+    static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+    static V load_n(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
+    static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+    static void store_n(float* p, V v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
+    static V bcast(const float* p) { return _mm512_set1_ps(*p); }
+    static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+    static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
+    static V add(V a, V b) { return _mm512_add_ps(a, b); }
+    static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+    static V div(V a, V b) { return _mm512_div_ps(a, b); }
+    static V min(V a, V b) { return _mm512_min_ps(a, b); }
+    static V max(V a, V b) { return _mm512_max_ps(a, b); }
+    static V round(V a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static V pow2i(V n) {
+        const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
+    }
+};
+#endif
+
+// exp(x), Cephes-style: 2^n * P(r) with |r| <= ln2/2; ~1-2 ulp. Inputs are clamped so that 2^n stays a normal
+// number; the callers only need exp for sigmoid, where the clamp does not change the fp32 result.
+template <class S>
+typename S::V exp_v(typename S::V x) {
+    using V = typename S::V;
+    x = S::min(S::max(x, S::set1(-87.0f)), S::set1(88.0f));
+    const V n = S::round(S::mul(x, S::set1(1.44269504088896341f)));
+    V r = S::fnmadd(n, S::set1(0.693359375f), x);
+    r = S::fnmadd(n, S::set1(-2.12194440e-4f), r);
+    V p = S::set1(1.9875691500e-4f);
+    p = S::fmadd(p, r, S::set1(1.3981999507e-3f));
+    p = S::fmadd(p, r, S::set1(8.3334519073e-3f));
+    p = S::fmadd(p, r, S::set1(4.1665795894e-2f));
+    p = S::fmadd(p, r, S::set1(1.6666665459e-1f));
+    p = S::fmadd(p, r, S::set1(5.0000001201e-1f));
+    p = S::fmadd(p, S::mul(r, r), S::add(r, S::set1(1.0f)));
+    return S::mul(p, S::pow2i(n));
+}
+
+// erf(x) as an odd/even rational function on [-4, 4] (outside, erf is +-1 in fp32); a few ulp absolute error.
+template <class S>
+typename S::V erf_v(typename S::V x) {
+    using V = typename S::V;
+    x = S::min(S::max(x, S::set1(-4.0f)), S::set1(4.0f));
+    const V x2 = S::mul(x, x);
+    V p = S::fmadd(x2, S::set1(-2.72614225801306e-10f), S::set1(2.77068142495902e-08f));
+    p = S::fmadd(x2, p, S::set1(-2.10102402082508e-06f));
+    p = S::fmadd(x2, p, S::set1(-5.69250639462346e-05f));
+    p = S::fmadd(x2, p, S::set1(-7.34990630326855e-04f));
+    p = S::fmadd(x2, p, S::set1(-2.95459980854025e-03f));
+    p = S::fmadd(x2, p, S::set1(-1.60960333262415e-02f));
+    p = S::mul(x, p);
+    V q = S::fmadd(x2, S::set1(-1.45660718464996e-05f), S::set1(-2.13374055278905e-04f));
+    q = S::fmadd(x2, q, S::set1(-1.68282697438203e-03f));
+    q = S::fmadd(x2, q, S::set1(-7.37332916720468e-03f));
+    q = S::fmadd(x2, q, S::set1(-1.42647390514189e-02f));
+    return S::div(p, q);
+}
+
+// x * sigmoid(z) = x / (1 + exp(-z)); exact for the tanh form too, since 0.5(1+tanh(u)) = sigmoid(2u).
+template <class S>
+typename S::V mul_sigmoid(typename S::V x, typename S::V z) {
+    const typename S::V e = exp_v<S>(S::mul(z, S::set1(-1.0f)));
+    return S::div(x, S::add(S::set1(1.0f), e));
+}
+
+template <class S>
+typename S::V activate(typename S::V x, int act) {
+    if constexpr (S::W == 1) {  // portable path: the libm functions, as the reference writes them
+        switch (act) {
+            case 1: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
+            case 2: return x / (1.0f + std::exp(-1.702f * x));
+            case 3: {
+                const float u = 0.79788456080286536f * (x + 0.044715f * x * x * x);
+                return 0.5f * x * (1.0f + std::tanh(u));
+            }
+            default: return x;
+        }
+    } else {
+        switch (act) {
+            case 1: {
+                const auto e = erf_v<S>(S::mul(x, S::set1(0.70710678118654752f)));
+                return S::mul(S::mul(x, S::set1(0.5f)), S::add(e, S::set1(1.0f)));
+            }
+            case 2: return mul_sigmoid<S>(x, S::mul(x, S::set1(1.702f)));
+            case 3: {
+                const auto x3 = S::mul(S::mul(x, x), x);
+                const auto u = S::fmadd(x3, S::set1(0.044715f), x);
+                return mul_sigmoid<S>(x, S::mul(u, S::set1(2.0f * 0.79788456080286536f)));
+            }
+            default: return x;
+        }
+    }
+}
+
+// One vector of a tile's row through the epilogue; n < W lanes only at the right edge of C.
+template <class S>
+inline void write_back(typename S::V v, float* c, const float* bias, const float* r, int n, const Epi& ep) {
+    const bool full = n == S::W;
+    if (ep.alpha != 1.0f) v = S::mul(v, S::set1(ep.alpha));
+    if (ep.beta != 0.0f) v = S::fmadd(S::set1(ep.beta), full ? S::load(c) : S::load_n(c, n), v);
+    if (bias) v = S::add(v, full ? S::load(bias) : S::load_n(bias, n));
+    if (ep.act) v = activate<S>(v, ep.act);
+    if (r) v = S::add(v, full ? S::load(r) : S::load_n(r, n));
+    if (full) S::store(c, v);
+    else S::store_n(c, v, n);
+}
+
+// MR x (NV*W) register tile: per k, NV vector loads of B and MR broadcasts of A feed MR*NV independent FMA chains
+// (12 for AVX2 6x16, 24 for AVX-512 12x32: enough to hide the 4-cycle FMA latency on two FMA ports).
+template <class S, int MR, int NV>
+inline void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c,
+                         int64_t ldc, int mv, int nv, const Epi& ep) {
+    using V = typename S::V;
+    constexpr int W = S::W;
+    V acc[MR][NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
+    // C is read in the write-back; start pulling the tile's lines in while the k loop runs.
+    if (ep.beta != 0.0f)
+        for (int i = 0; i < mv; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+#pragma GCC unroll 4
+    for (int64_t p = 0; p < kc; ++p) {
+        V bv[NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) bv[j] = S::load(bp + j * W);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+            const V av = S::bcast(ap + i);
+#pragma GCC unroll 4
+            for (int j = 0; j < NV; ++j) acc[i][j] = S::fmadd(av, bv[j], acc[i][j]);
+        }
+        ap += MR;
+        bp += NV * W;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+        if (i >= mv) break;
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) {
+            const int n = nv - j * W;
+            if (n <= 0) break;
+            write_back<S>(acc[i][j], c + i * ldc + j * W, ep.bias ? ep.bias + j * W : nullptr,
+                          ep.r ? ep.r + i * ep.ldr + j * W : nullptr, n < W ? n : W, ep);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace vlm::gemm_detail
