@@ -1,4 +1,5 @@
-// Private to gemm.cpp / gemm_avx512.cpp: the micro-kernel, its fused epilogue and the vector math it needs.
+// Private to gemm.cpp / gemm_avx512.cpp: the micro-kernel, its fused epilogue, the vector math it needs, and the
+// panel packing (AVX2; memory-bound, so the AVX-512 path uses it too). gemm.cpp has the blocking and threading.
 //
 // The micro-kernel is written once as a template over a small "ops" struct (scalar, AVX2, AVX-512), so the AVX-512
 // kernel is the same code as the AVX2 one that is tested on every machine, only with 16-lane vectors.
@@ -22,14 +23,15 @@ struct Epi {
     int64_t ldr;
 };
 
-// Computes an MR x NR tile from packed panels (ap: kc x MR, bp: kc x NR) and writes its mv x nv valid part to c.
-using KernelFn = void (*)(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int mv, int nv,
-                          const Epi& ep);
+// Computes an MR x NR tile and writes its mv x nv valid part to c. bp: packed kc x NR panel. a: a packed kc x MR
+// panel (lda == 0, element (i,p) at a[p*MR + i]) or, for full tiles, MR rows of op(A) read in place (a[i*lda + p]).
+using KernelFn = void (*)(int64_t kc, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc, int mv,
+                          int nv, const Epi& ep);
 
 constexpr int avx512_mr = 12;
 constexpr int avx512_nr = 32;
-void kernel_avx512(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, int mv, int nv,
-                   const Epi& ep);  // gemm_avx512.cpp
+void kernel_avx512(int64_t kc, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc, int mv,
+                   int nv, const Epi& ep);  // gemm_avx512.cpp
 
 namespace {
 
@@ -71,10 +73,43 @@ struct Avx2Ops {
     static V min(V a, V b) { return _mm256_min_ps(a, b); }
     static V max(V a, V b) { return _mm256_max_ps(a, b); }
     static V round(V a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-    static V pow2i(V n) {  // 2^n for integral n in [-126, 127], built in the exponent field
+    static V ldexp(V x, V n) {  // x * 2^n for integral n in [-126, 127], 2^n built in the exponent field
         const VI e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
-        return _mm256_castsi256_ps(_mm256_slli_epi32(e, 23));
+        return _mm256_mul_ps(x, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
     }
+};
+#endif
+
+#ifdef __AVX2__
+// Test double of Avx512Ops on AVX2 (two ymm per vector): lets a machine without AVX-512 run the 12x32 kernel's
+// tile shapes, packing widths and edge masks through the same driver (VLM4J_GEMM_EMULATE_AVX512=1).
+struct Emu512Ops {
+    struct V {
+        __m256 lo, hi;
+    };
+    using A = Avx2Ops;
+    static constexpr int W = 16;
+    static V zero() { return {A::zero(), A::zero()}; }
+    static V set1(float x) { return {A::set1(x), A::set1(x)}; }
+    static V load(const float* p) { return {A::load(p), A::load(p + 8)}; }
+    static V load_n(const float* p, int n) {
+        return n > 8 ? V{A::load(p), A::load_n(p + 8, n - 8)} : V{A::load_n(p, n), A::zero()};
+    }
+    static void store(float* p, V v) { A::store(p, v.lo), A::store(p + 8, v.hi); }
+    static void store_n(float* p, V v, int n) {
+        if (n > 8) A::store(p, v.lo), A::store_n(p + 8, v.hi, n - 8);
+        else A::store_n(p, v.lo, n);
+    }
+    static V bcast(const float* p) { return set1(*p); }
+    static V fmadd(V a, V b, V c) { return {A::fmadd(a.lo, b.lo, c.lo), A::fmadd(a.hi, b.hi, c.hi)}; }
+    static V fnmadd(V a, V b, V c) { return {A::fnmadd(a.lo, b.lo, c.lo), A::fnmadd(a.hi, b.hi, c.hi)}; }
+    static V add(V a, V b) { return {A::add(a.lo, b.lo), A::add(a.hi, b.hi)}; }
+    static V mul(V a, V b) { return {A::mul(a.lo, b.lo), A::mul(a.hi, b.hi)}; }
+    static V div(V a, V b) { return {A::div(a.lo, b.lo), A::div(a.hi, b.hi)}; }
+    static V min(V a, V b) { return {A::min(a.lo, b.lo), A::min(a.hi, b.hi)}; }
+    static V max(V a, V b) { return {A::max(a.lo, b.lo), A::max(a.hi, b.hi)}; }
+    static V round(V a) { return {A::round(a.lo), A::round(a.hi)}; }
+    static V ldexp(V x, V n) { return {A::ldexp(x.lo, n.lo), A::ldexp(x.hi, n.hi)}; }
 };
 #endif
 
@@ -98,10 +133,7 @@ struct Avx512Ops {
     static V min(V a, V b) { return _mm512_min_ps(a, b); }
     static V max(V a, V b) { return _mm512_max_ps(a, b); }
     static V round(V a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-    static V pow2i(V n) {
-        const __m512i e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
-        return _mm512_castsi512_ps(_mm512_slli_epi32(e, 23));
-    }
+    static V ldexp(V x, V n) { return _mm512_scalef_ps(x, n); }
 };
 #endif
 
@@ -121,7 +153,7 @@ typename S::V exp_v(typename S::V x) {
     p = S::fmadd(p, r, S::set1(1.6666665459e-1f));
     p = S::fmadd(p, r, S::set1(5.0000001201e-1f));
     p = S::fmadd(p, S::mul(r, r), S::add(r, S::set1(1.0f)));
-    return S::mul(p, S::pow2i(n));
+    return S::ldexp(p, n);
 }
 
 // erf(x) as an odd/even rational function on [-4, 4] (outside, erf is +-1 in fp32); a few ulp absolute error.
@@ -195,8 +227,8 @@ inline void write_back(typename S::V v, float* c, const float* bias, const float
 
 // MR x (NV*W) register tile: per k, NV vector loads of B and MR broadcasts of A feed MR*NV independent FMA chains
 // (12 for AVX2 6x16, 24 for AVX-512 12x32: enough to hide the 4-cycle FMA latency on two FMA ports).
-template <class S, int MR, int NV>
-inline void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c,
+template <class S, int MR, int NV, bool PACKED>
+inline void micro_kernel(int64_t kc, const float* __restrict ap, int64_t lda, const float* __restrict bp, float* c,
                          int64_t ldc, int mv, int nv, const Epi& ep) {
     using V = typename S::V;
     constexpr int W = S::W;
@@ -205,9 +237,11 @@ inline void micro_kernel(int64_t kc, const float* __restrict ap, const float* __
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
         for (int j = 0; j < NV; ++j) acc[i][j] = S::zero();
-    // C is read in the write-back; start pulling the tile's lines in while the k loop runs.
-    if (ep.beta != 0.0f)
-        for (int i = 0; i < mv; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    // The write-back reads or at least writes the tile's lines of C: start pulling them in while the k loop runs.
+    for (int i = 0; i < mv; ++i) {
+        _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NV * W - 1), _MM_HINT_T0);
+    }
 #pragma GCC unroll 4
     for (int64_t p = 0; p < kc; ++p) {
         V bv[NV];
@@ -215,11 +249,11 @@ inline void micro_kernel(int64_t kc, const float* __restrict ap, const float* __
         for (int j = 0; j < NV; ++j) bv[j] = S::load(bp + j * W);
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
-            const V av = S::bcast(ap + i);
+            const V av = S::bcast(PACKED ? ap + i : ap + i * lda);
 #pragma GCC unroll 4
             for (int j = 0; j < NV; ++j) acc[i][j] = S::fmadd(av, bv[j], acc[i][j]);
         }
-        ap += MR;
+        ap += PACKED ? MR : 1;
         bp += NV * W;
     }
 #pragma GCC unroll 16
@@ -233,6 +267,94 @@ inline void micro_kernel(int64_t kc, const float* __restrict ap, const float* __
                           ep.r ? ep.r + i * ep.ldr + j * W : nullptr, n < W ? n : W, ep);
         }
     }
+}
+
+template <class S, int MR, int NV>
+inline void kernel(int64_t kc, const float* a, int64_t lda, const float* bp, float* c, int64_t ldc, int mv, int nv,
+                   const Epi& ep) {
+    if (lda == 0) micro_kernel<S, MR, NV, true>(kc, a, 0, bp, c, ldc, mv, nv, ep);
+    else micro_kernel<S, MR, NV, false>(kc, a, lda, bp, c, ldc, mv, nv, ep);
+}
+
+// ---- packing: dst panels are kc x w, row p at dst + p*w, lanes past the valid rows/cols zero-filled ----
+// (inline: the AVX-512 translation unit includes them but uses none)
+
+// dst[p*w + i] = src[i*ld + p]: op(A) rows from row-major A, or op(B) columns from B^T.
+inline void pack_t_scalar(const float* src, int64_t ld, int64_t kc, int rows, int w, float* dst) {
+    for (int64_t p = 0; p < kc; ++p)
+        for (int i = 0; i < w; ++i) dst[p * w + i] = i < rows ? src[i * ld + p] : 0.0f;
+}
+
+// dst[p*w + j] = src[p*ld + j]: already in panel order, a strided copy.
+inline void pack_n_scalar(const float* src, int64_t ld, int64_t kc, int cols, int w, float* dst) {
+    for (int64_t p = 0; p < kc; ++p)
+        for (int j = 0; j < w; ++j) dst[p * w + j] = j < cols ? src[p * ld + j] : 0.0f;
+}
+
+inline void transpose8(__m256 r[8]) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// Stores the first n (1..8) lanes with plain stores: masked stores are slow on AMD.
+inline void store_lanes(float* d, __m256 v, int n) {
+    if (n == 8) return _mm256_storeu_ps(d, v);
+    __m128 h = _mm256_castps256_ps128(v);
+    if (n >= 4) {
+        _mm_storeu_ps(d, h);
+        h = _mm256_extractf128_ps(v, 1);
+        d += 4;
+        n -= 4;
+    }
+    if (n >= 2) {
+        _mm_storel_pi(reinterpret_cast<__m64*>(d), h);
+        h = _mm_movehl_ps(h, h);
+        d += 2;
+        n -= 2;
+    }
+    if (n == 1) _mm_store_ss(d, h);
+}
+
+// Transposing pack through 8x8 register transposes (the nn.Linear case: B is [N, K], 16 rows per panel).
+inline void pack_t_avx2(const float* src, int64_t ld, int64_t kc, int rows, int w, float* dst) {
+    for (int g = 0; g < w; g += 8) {
+        const int lanes = w - g < 8 ? w - g : 8;
+        const int valid = rows - g < 0 ? 0 : rows - g < lanes ? rows - g : lanes;
+        const float* s = src + g * ld;
+        float* d = dst + g;
+        int64_t p = 0;
+        for (; p + 8 <= kc; p += 8) {
+            __m256 r[8];
+            for (int t = 0; t < 8; ++t) r[t] = t < valid ? _mm256_loadu_ps(s + t * ld + p) : _mm256_setzero_ps();
+            transpose8(r);
+            for (int t = 0; t < 8; ++t) store_lanes(d + (p + t) * w, r[t], lanes);
+        }
+        for (; p < kc; ++p)
+            for (int i = 0; i < lanes; ++i) d[p * w + i] = i < valid ? s[i * ld + p] : 0.0f;
+    }
+}
+
+inline void pack_n_avx2(const float* src, int64_t ld, int64_t kc, int cols, int w, float* dst) {
+    if (cols == w && w % 8 == 0) {
+        for (int64_t p = 0; p < kc; ++p)
+            for (int j = 0; j < w; j += 8) _mm256_storeu_ps(dst + p * w + j, _mm256_loadu_ps(src + p * ld + j));
+        return;
+    }
+    pack_n_scalar(src, ld, kc, cols, w, dst);
 }
 
 }  // namespace

@@ -13,9 +13,41 @@ public final class OpChecks {
     }
 
     public static void requireDType(String op, String name, Tensor t, DType dtype) {
+        requireOpen(op, name, t);
+        if (t.dtype() != dtype) throw new IllegalArgumentException(op + ": " + name + " must be " + dtype + ", got " + t);
+    }
+
+    public static void requireOpen(String op, String name, Tensor t) {
         if (t == null) throw new IllegalArgumentException(op + ": " + name + " is null");
         if (t.isClosed()) throw new IllegalArgumentException(op + ": " + name + " is closed");
-        if (t.dtype() != dtype) throw new IllegalArgumentException(op + ": " + name + " must be " + dtype + ", got " + t);
+    }
+
+    /** Checks shared by every backend's {@code convert}: open tensors, equal element counts, int32 only to int32. */
+    public static void checkConvert(Tensor src, Tensor dst) {
+        requireOpen("convert", "src", src);
+        requireOpen("convert", "dst", dst);
+        if (src.numel() != dst.numel()) {
+            throw new IllegalArgumentException("convert: element counts differ: " + src + " -> " + dst);
+        }
+        if (src.dtype() == DType.I32 ^ dst.dtype() == DType.I32) {
+            throw new IllegalArgumentException("convert: int32 converts only to int32: " + src + " -> " + dst);
+        }
+    }
+
+    /** Checks shared by every backend's {@code eosPool} (spec 01 section 3.3). */
+    public static void checkEosPool(Tensor hidden, Tensor ids, java.util.OptionalInt eosTokenId, Tensor out) {
+        String op = "eosPool";
+        requireF32(op, "hidden", hidden);
+        requireRank(op, "hidden", hidden, 3);
+        requireDType(op, "ids", ids, DType.I32);
+        long b = hidden.dim(0), len = hidden.dim(1), d = hidden.dim(2);
+        requireShape(op, "ids", ids, b, len);
+        requireF32(op, "out", out);
+        requireShape(op, "out", out, b, d);
+        if (eosTokenId.isPresent() && eosTokenId.getAsInt() < 0) {
+            throw new IllegalArgumentException(op + ": eos token id must be >= 0, got " + eosTokenId.getAsInt());
+        }
+        if (b > 0 && len == 0) throw new IllegalArgumentException(op + ": empty sequences have no EOS position");
     }
 
     public static void requireRank(String op, String name, Tensor t, int rank) {

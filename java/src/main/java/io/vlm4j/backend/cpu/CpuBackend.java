@@ -204,16 +204,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public long[] eosPool(Tensor hidden, Tensor ids, OptionalInt eosTokenId, Tensor out) {
-        String op = "eosPool";
-        requireF32(op, "hidden", hidden);
-        OpChecks.requireRank(op, "hidden", hidden, 3);
-        requireDType(op, "ids", ids, DType.I32);
+        OpChecks.checkEosPool(hidden, ids, eosTokenId, out);
         long b = hidden.dim(0), len = hidden.dim(1), d = hidden.dim(2);
-        requireShape(op, "ids", ids, b, len);
-        requireF32(op, "out", out);
-        requireShape(op, "out", out, b, d);
         if (b == 0) return new long[0];
-        if (len == 0) throw new IllegalArgumentException(op + ": empty sequences have no EOS position");
         try (Tensor index = Tensor.allocate(DType.F32, 2 * b)) {  // 8 bytes per int64 position
             NativeKernels.vlm_eos_pool_f32(hidden.address(), ids.address(), b, len, d,
                     eosTokenId.isPresent() ? eosTokenId.getAsInt() : -1, out.address(), index.address());
@@ -225,12 +218,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void convert(Tensor src, Tensor dst) {
-        if (src.numel() != dst.numel()) {
-            throw new IllegalArgumentException("convert: element counts differ: " + src + " -> " + dst);
-        }
-        if (src.dtype() == DType.I32 ^ dst.dtype() == DType.I32) {
-            throw new IllegalArgumentException("convert: int32 converts only to int32: " + src + " -> " + dst);
-        }
+        OpChecks.checkConvert(src, dst);
         if (src.numel() == 0) return;
         NativeKernels.vlm_convert(src.dtype().code(), src.address(), dst.dtype().code(), dst.address(), src.numel());
     }
