@@ -24,7 +24,9 @@ class VisionEmbeds(torch.nn.Module):
         self.clip = clip
 
     def forward(self, pixel_values):
-        return self.clip.get_image_features(pixel_values=pixel_values)
+        # Spelled out: in recent transformers get_image_features returns a ModelOutput, not the embedding tensor.
+        pooled = self.clip.vision_model(pixel_values=pixel_values).pooler_output
+        return self.clip.visual_projection(pooled)
 
 
 class TextEmbeds(torch.nn.Module):
@@ -33,7 +35,8 @@ class TextEmbeds(torch.nn.Module):
         self.clip = clip
 
     def forward(self, input_ids):
-        return self.clip.get_text_features(input_ids=input_ids)
+        pooled = self.clip.text_model(input_ids=input_ids).pooler_output
+        return self.clip.text_projection(pooled)
 
 
 def main():

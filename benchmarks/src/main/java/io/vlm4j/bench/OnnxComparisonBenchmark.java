@@ -85,7 +85,7 @@ public class OnnxComparisonBenchmark {
         float[] ours = vlm4j().toFloatArray();
         float[][] theirs;
         try (OrtSession.Result res = session.run(Map.of("pixel_values", ortInput))) {
-            theirs = (float[][]) res.get(0).getValue();
+            theirs = (float[][]) res.get("image_embeds").orElseThrow().getValue();
         }
         double maxDiff = 0, maxRef = 0;
         int e = theirs[0].length;
@@ -108,7 +108,7 @@ public class OnnxComparisonBenchmark {
     @Benchmark
     public Object onnxRuntime() throws Exception {
         try (OrtSession.Result res = session.run(Map.of("pixel_values", ortInput))) {
-            return res.get(0).getValue();
+            return res.get("image_embeds").orElseThrow().getValue();
         }
     }
 

@@ -27,7 +27,7 @@ import picocli.CommandLine.Option;
  * (patch embedding, every GEMM, q·kᵀ and p·v over full L×L, projection); the causal half of text attention is
  * counted too, so text GFLOP/s is "dense-equivalent".
  */
-@Command(name = "bench", description = "Throughput of the image and text towers on seeded random weights (nothing downloaded).")
+@Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, description = "Throughput of the image and text towers on seeded random weights (nothing downloaded).")
 final class BenchCommand implements Callable<Integer> {
     @Option(names = "--arch", defaultValue = "ViT-B/16", description = "ViT-B/32, ViT-B/16, ViT-L/14 or ViT-L/14@336 (default: ${DEFAULT-VALUE})")
     String arch;

@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "encode-images", description = "Image embeddings [N, E] of preprocessed pixels [N, 3, H, W].")
+@Command(name = "encode-images", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, description = "Image embeddings [N, E] of preprocessed pixels [N, 3, H, W].")
 final class EncodeImagesCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "model directory (config.json + safetensors) or .safetensors file")
     Path model;

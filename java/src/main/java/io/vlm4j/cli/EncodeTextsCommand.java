@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-@Command(name = "encode-texts", description = "Text embeddings [N, E] of token ids [N, L].")
+@Command(name = "encode-texts", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, description = "Text embeddings [N, E] of token ids [N, L].")
 final class EncodeTextsCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "model directory (config.json + safetensors) or .safetensors file")
     Path model;

@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 
-@Command(name = "info", description = "Version, available backends (and why not), CPU features, threads.")
+@Command(name = "info", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, description = "Version, available backends (and why not), CPU features, threads.")
 final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() {

@@ -46,6 +46,15 @@ class CliTest {
     }
 
     @Test
+    void everyCommandHasHelp() {
+        for (String cmd : new String[] {"info", "bench", "encode-images", "encode-texts"}) {
+            Run r = run(cmd, "--help");
+            assertEquals(0, r.code(), cmd + ": " + r.err());
+            assertTrue(r.out().contains("Usage: vlm4j " + cmd), cmd + ": " + r.out());
+        }
+    }
+
+    @Test
     void unknownOptionIsExit2() {
         Run r = run("encode-images", "--nope");
         assertEquals(2, r.code());

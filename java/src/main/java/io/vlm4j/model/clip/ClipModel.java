@@ -216,6 +216,15 @@ public final class ClipModel implements AutoCloseable {
         return out;
     }
 
+    /** {@link #similarity(float[][], float[][])} of embedding tensors F32 [Ni, E] and [Nt, E]. */
+    public float[][] similarity(Tensor imageEmbeds, Tensor textEmbeds) {
+        OpChecks.requireF32("similarity", "imageEmbeds", imageEmbeds);
+        OpChecks.requireRank("similarity", "imageEmbeds", imageEmbeds, 2);
+        OpChecks.requireF32("similarity", "textEmbeds", textEmbeds);
+        OpChecks.requireRank("similarity", "textEmbeds", textEmbeds, 2);
+        return similarity(rows(imageEmbeds), rows(textEmbeds));
+    }
+
     private static float[] flatten(float[][] rows, long per, String what) {
         float[] flat = new float[Math.toIntExact(rows.length * per)];
         for (int i = 0; i < rows.length; i++) {
