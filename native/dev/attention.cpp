@@ -4,6 +4,7 @@
 //   build/dev/attention --check    checks for the current path only    build/dev/attention --bench   timings only
 // Timings are best-of-N: the dev machine is shared, the minimum is the least disturbed run.
 #include "vlm4j/kernels.h"
+#include "harness.h"
 
 #include <omp.h>
 
@@ -24,14 +25,9 @@
 
 namespace {
 
-std::mt19937 rng(4321);
-
-std::vector<float> rand_vec(size_t n, float lo = -1.f, float hi = 1.f) {
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
+using harness::best_ms;
+using harness::rand_vec;
+using harness::rng;
 
 struct Case {
     int64_t batch, heads, lq, lk, d;
@@ -244,22 +240,6 @@ int run_checks() {
     return failures;
 }
 
-double now_s() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-template <class F>
-double best_ms(F&& f, int reps) {
-    f();
-    double best = 1e30;
-    for (int i = 0; i < reps; ++i) {
-        const double t0 = now_s();
-        f();
-        best = std::min(best, now_s() - t0);
-    }
-    return best * 1e3;
-}
-
 void bench(int reps) {
     std::printf("== timings, path %s, %d threads (best of %d)\n", vlm_simd_level(), omp_get_max_threads(), reps);
     struct Shape {
@@ -292,32 +272,4 @@ void bench(int reps) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    bool check = true, benchmark = true, child = false;
-    int reps = 20;
-    for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--check")) benchmark = false, child = true;
-        else if (!std::strcmp(argv[i], "--bench")) check = false;
-        else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
-    }
-    int failures = 0;
-    if (check) {
-        if (child) {
-            failures += run_checks();
-        } else {
-            // simd_level() is fixed per process: each lower path runs in a child with VLM4J_SIMD capping it.
-            failures += run_checks();
-            for (const char* level : {"avx2", "scalar"}) {
-                if (std::strcmp(level, vlm_simd_level()) == 0) continue;
-                if (std::strcmp(vlm_simd_level(), "scalar") == 0) break;
-                std::fflush(stdout);
-                const std::string cmd = std::string("VLM4J_SIMD=") + level + " /proc/" + std::to_string(getpid()) +
-                                        "/exe --check";  // /proc/<pid>: inside system()'s shell /proc/self is the shell
-                if (std::system(cmd.c_str()) != 0) ++failures;
-            }
-        }
-    }
-    if (benchmark) bench(reps);
-    if (check) std::printf("%s\n", failures ? "FAILED" : "all checks passed");
-    return failures ? 1 : 0;
-}
+int main(int argc, char** argv) { return harness::main(argc, argv, 20, run_checks, bench); }

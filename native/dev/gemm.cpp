@@ -4,6 +4,7 @@
 //   build/dev/gemm --check    checks for the current path only      build/dev/gemm --bench   timings only
 // Timings are best-of-N: the 2-core dev machine is shared, the minimum is the least disturbed run.
 #include "vlm4j/kernels.h"
+#include "harness.h"
 
 #include <omp.h>
 
@@ -30,14 +31,9 @@
 
 namespace {
 
-std::mt19937 rng(1234);
-
-std::vector<float> rand_vec(size_t n, float lo = -1.f, float hi = 1.f) {
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
+using harness::best_ms;
+using harness::rand_vec;
+using harness::rng;
 
 double act_ref(double x, int act) {
     switch (act) {
@@ -251,22 +247,6 @@ int run_checks() {
     return failures;
 }
 
-double now_s() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-template <class F>
-double best_ms(F&& f, int reps) {
-    f();  // warm-up: page faults, packing buffers, thread pool
-    double best = 1e30;
-    for (int i = 0; i < reps; ++i) {
-        const double t0 = now_s();
-        f();
-        best = std::min(best, now_s() - t0);
-    }
-    return best * 1e3;
-}
-
 double cpu_ghz() {
     std::ifstream f("/proc/cpuinfo");
     std::string line;
@@ -341,32 +321,10 @@ void bench(int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool check = true, benchmark = true, child = false;
-    int reps = 10;
-    for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--check")) benchmark = false, child = true;
-        else if (!std::strcmp(argv[i], "--bench")) check = false;
-        else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
-    }
-    std::printf("cpu features: %s; selected path: %s\n", vlm_cpu_features(), vlm_simd_level());
-    int failures = 0;
-    if (check && child) failures += run_checks();
-    if (check && !child) {
-        // The path is chosen once per process, so each one is checked in its own child process.
-        std::vector<std::string> levels = {"scalar", "avx2"};
-        if (std::strstr(vlm_cpu_features(), "avx512f") && std::strstr(vlm_cpu_features(), "avx512bw") &&
-            std::strstr(vlm_cpu_features(), "avx512vl") && std::strstr(vlm_cpu_features(), "avx512dq"))
-            levels.push_back("avx512");
-        else  // same 12x32 tiles, packing and blocking, with each zmm emulated by two ymm
-            levels.push_back("avx2 VLM4J_GEMM_EMULATE_AVX512=1");
-        for (const auto& lvl : levels) {
-            std::fflush(stdout);
-            // /proc/<pid>/exe: inside system()'s shell, /proc/self would be the shell
-            const std::string cmd = "VLM4J_SIMD=" + lvl + " /proc/" + std::to_string(getpid()) + "/exe --check";
-            if (std::system(cmd.c_str()) != 0) ++failures;
-        }
-    }
-    if (benchmark) bench(reps);
-    if (check) std::printf("%s\n", failures ? "CHECKS FAILED" : "all checks passed");
-    return failures ? 1 : 0;
+    // Beyond the lower paths: the AVX-512 kernel's 12x32 tiles, packing and blocking, either for real or, on a
+    // machine without AVX-512, with each zmm emulated by two ymm.
+    std::vector<std::string> envs;
+    for (const auto& p : harness::lower_paths()) envs.push_back("VLM4J_SIMD=" + p);
+    if (std::strcmp(vlm_simd_level(), "avx512") != 0) envs.push_back("VLM4J_SIMD=avx2 VLM4J_GEMM_EMULATE_AVX512=1");
+    return harness::main(argc, argv, 10, run_checks, bench, envs);
 }

@@ -4,6 +4,7 @@
 //   build/dev/norm            all paths checked (each in a child process with VLM4J_SIMD=...), then timings
 //   build/dev/norm --check    checks for the current path only    build/dev/norm --bench   timings only
 #include "vlm4j/kernels.h"
+#include "harness.h"
 #include "vec_math.h"
 
 #include <omp.h>
@@ -25,15 +26,11 @@
 
 namespace {
 
-std::mt19937 rng(777);
-constexpr float ninf = -std::numeric_limits<float>::infinity();
+using harness::best_ms;
+using harness::rand_vec;
+using harness::rng;
 
-std::vector<float> rand_vec(size_t n, float lo = -1.f, float hi = 1.f) {
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
+constexpr float ninf = -std::numeric_limits<float>::infinity();
 
 int report(const char* what, double err, double tol) {
     const bool ok = err <= tol;  // false for NaN
@@ -411,22 +408,6 @@ int run_checks() {
 
 // ---- timings ----
 
-double now_s() {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-template <class F>
-double best_ms(F&& f, int reps) {
-    f();
-    double best = 1e30;
-    for (int i = 0; i < reps; ++i) {
-        const double t0 = now_s();
-        f();
-        best = std::min(best, now_s() - t0);
-    }
-    return best * 1e3;
-}
-
 void bench(int reps) {
     std::printf("== timings, path %s, %d threads (best of %d)\n", vlm_simd_level(), omp_get_max_threads(), reps);
     std::printf("%-34s | %8s %8s\n", "kernel (shape)", "ms", "GB/s");
@@ -461,25 +442,4 @@ void bench(int reps) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    bool check = true, benchmark = true, child = false;
-    int reps = 20;
-    for (int i = 1; i < argc; ++i) {
-        if (!std::strcmp(argv[i], "--check")) benchmark = false, child = true;
-        else if (!std::strcmp(argv[i], "--bench")) check = false;
-        else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
-    }
-    int failures = 0;
-    if (check) {
-        failures += run_checks();
-        if (!child && std::strcmp(vlm_simd_level(), "scalar") != 0) {
-            // simd_level() is fixed per process: the portable path runs in a child with VLM4J_SIMD=scalar.
-            std::fflush(stdout);
-            const std::string cmd = "VLM4J_SIMD=scalar /proc/" + std::to_string(getpid()) + "/exe --check";
-            if (std::system(cmd.c_str()) != 0) ++failures;
-        }
-    }
-    if (benchmark) bench(reps);
-    if (check) std::printf("%s\n", failures ? "FAILED" : "all checks passed");
-    return failures ? 1 : 0;
-}
+int main(int argc, char** argv) { return harness::main(argc, argv, 20, run_checks, bench); }

@@ -1,4 +1,4 @@
-// Private to gemm.cpp / gemm_avx512.cpp: the micro-kernel, its fused epilogue, the vector math it needs, and the
+// Private to gemm.cpp / gemm_avx512.cpp: the micro-kernel, its fused epilogue (activations from vec_math.h), and the
 // panel packing (AVX2; memory-bound, so the AVX-512 path uses it too). gemm.cpp has the blocking and threading.
 //
 // The micro-kernel is written once as a template over a small "ops" struct (scalar, AVX2, AVX-512), so the AVX-512
@@ -10,6 +10,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
+
+#include "vec_math.h"
 
 namespace vlm::gemm_detail {
 
@@ -53,7 +56,6 @@ struct ScalarOps {
 #ifdef __AVX2__
 struct Avx2Ops {
     using V = __m256;
-    using VI = __m256i;
     static constexpr int W = 8;
     static V zero() { return _mm256_setzero_ps(); }
     static V set1(float x) { return _mm256_set1_ps(x); }
@@ -66,17 +68,8 @@ struct Avx2Ops {
     static void store_n(float* p, V v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
     static V bcast(const float* p) { return _mm256_broadcast_ss(p); }
     static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-    static V fnmadd(V a, V b, V c) { return _mm256_fnmadd_ps(a, b, c); }
     static V add(V a, V b) { return _mm256_add_ps(a, b); }
     static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
-    static V div(V a, V b) { return _mm256_div_ps(a, b); }
-    static V min(V a, V b) { return _mm256_min_ps(a, b); }
-    static V max(V a, V b) { return _mm256_max_ps(a, b); }
-    static V round(V a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-    static V ldexp(V x, V n) {  // x * 2^n for integral n in [-126, 127], 2^n built in the exponent field
-        const VI e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
-        return _mm256_mul_ps(x, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
-    }
 };
 #endif
 
@@ -102,14 +95,8 @@ struct Emu512Ops {
     }
     static V bcast(const float* p) { return set1(*p); }
     static V fmadd(V a, V b, V c) { return {A::fmadd(a.lo, b.lo, c.lo), A::fmadd(a.hi, b.hi, c.hi)}; }
-    static V fnmadd(V a, V b, V c) { return {A::fnmadd(a.lo, b.lo, c.lo), A::fnmadd(a.hi, b.hi, c.hi)}; }
     static V add(V a, V b) { return {A::add(a.lo, b.lo), A::add(a.hi, b.hi)}; }
     static V mul(V a, V b) { return {A::mul(a.lo, b.lo), A::mul(a.hi, b.hi)}; }
-    static V div(V a, V b) { return {A::div(a.lo, b.lo), A::div(a.hi, b.hi)}; }
-    static V min(V a, V b) { return {A::min(a.lo, b.lo), A::min(a.hi, b.hi)}; }
-    static V max(V a, V b) { return {A::max(a.lo, b.lo), A::max(a.hi, b.hi)}; }
-    static V round(V a) { return {A::round(a.lo), A::round(a.hi)}; }
-    static V ldexp(V x, V n) { return {A::ldexp(x.lo, n.lo), A::ldexp(x.hi, n.hi)}; }
 };
 #endif
 
@@ -126,89 +113,25 @@ struct Avx512Ops {
     static void store_n(float* p, V v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
     static V bcast(const float* p) { return _mm512_set1_ps(*p); }
     static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-    static V fnmadd(V a, V b, V c) { return _mm512_fnmadd_ps(a, b, c); }
     static V add(V a, V b) { return _mm512_add_ps(a, b); }
     static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-    static V div(V a, V b) { return _mm512_div_ps(a, b); }
-    static V min(V a, V b) { return _mm512_min_ps(a, b); }
-    static V max(V a, V b) { return _mm512_max_ps(a, b); }
-    static V round(V a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-    static V ldexp(V x, V n) { return _mm512_scalef_ps(x, n); }
 };
 #endif
 
-// exp(x), Cephes-style: 2^n * P(r) with |r| <= ln2/2; ~1-2 ulp. Inputs are clamped so that 2^n stays a normal
-// number; the callers only need exp for sigmoid, where the clamp does not change the fp32 result.
+// The epilogue's activation: the same vector math as the elementwise kernels (vec_math.h, ~1-2 ulp), so a fused
+// GELU gives the same values as a separate activation pass.
 template <class S>
-typename S::V exp_v(typename S::V x) {
-    using V = typename S::V;
-    x = S::min(S::max(x, S::set1(-87.0f)), S::set1(88.0f));
-    const V n = S::round(S::mul(x, S::set1(1.44269504088896341f)));
-    V r = S::fnmadd(n, S::set1(0.693359375f), x);
-    r = S::fnmadd(n, S::set1(-2.12194440e-4f), r);
-    V p = S::set1(1.9875691500e-4f);
-    p = S::fmadd(p, r, S::set1(1.3981999507e-3f));
-    p = S::fmadd(p, r, S::set1(8.3334519073e-3f));
-    p = S::fmadd(p, r, S::set1(4.1665795894e-2f));
-    p = S::fmadd(p, r, S::set1(1.6666665459e-1f));
-    p = S::fmadd(p, r, S::set1(5.0000001201e-1f));
-    p = S::fmadd(p, S::mul(r, r), S::add(r, S::set1(1.0f)));
-    return S::ldexp(p, n);
-}
-
-// erf(x) as an odd/even rational function on [-4, 4] (outside, erf is +-1 in fp32); a few ulp absolute error.
-template <class S>
-typename S::V erf_v(typename S::V x) {
-    using V = typename S::V;
-    x = S::min(S::max(x, S::set1(-4.0f)), S::set1(4.0f));
-    const V x2 = S::mul(x, x);
-    V p = S::fmadd(x2, S::set1(-2.72614225801306e-10f), S::set1(2.77068142495902e-08f));
-    p = S::fmadd(x2, p, S::set1(-2.10102402082508e-06f));
-    p = S::fmadd(x2, p, S::set1(-5.69250639462346e-05f));
-    p = S::fmadd(x2, p, S::set1(-7.34990630326855e-04f));
-    p = S::fmadd(x2, p, S::set1(-2.95459980854025e-03f));
-    p = S::fmadd(x2, p, S::set1(-1.60960333262415e-02f));
-    p = S::mul(x, p);
-    V q = S::fmadd(x2, S::set1(-1.45660718464996e-05f), S::set1(-2.13374055278905e-04f));
-    q = S::fmadd(x2, q, S::set1(-1.68282697438203e-03f));
-    q = S::fmadd(x2, q, S::set1(-7.37332916720468e-03f));
-    q = S::fmadd(x2, q, S::set1(-1.42647390514189e-02f));
-    return S::div(p, q);
-}
-
-// x * sigmoid(z) = x / (1 + exp(-z)); exact for the tanh form too, since 0.5(1+tanh(u)) = sigmoid(2u).
-template <class S>
-typename S::V mul_sigmoid(typename S::V x, typename S::V z) {
-    const typename S::V e = exp_v<S>(S::mul(z, S::set1(-1.0f)));
-    return S::div(x, S::add(S::set1(1.0f), e));
-}
-
-template <class S>
-typename S::V activate(typename S::V x, int act) {
-    if constexpr (S::W == 1) {  // portable path: the libm functions, as the reference writes them
-        switch (act) {
-            case 1: return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f));
-            case 2: return x / (1.0f + std::exp(-1.702f * x));
-            case 3: {
-                const float u = 0.79788456080286536f * (x + 0.044715f * x * x * x);
-                return 0.5f * x * (1.0f + std::tanh(u));
-            }
-            default: return x;
-        }
-    } else {
-        switch (act) {
-            case 1: {
-                const auto e = erf_v<S>(S::mul(x, S::set1(0.70710678118654752f)));
-                return S::mul(S::mul(x, S::set1(0.5f)), S::add(e, S::set1(1.0f)));
-            }
-            case 2: return mul_sigmoid<S>(x, S::mul(x, S::set1(1.702f)));
-            case 3: {
-                const auto x3 = S::mul(S::mul(x, x), x);
-                const auto u = S::fmadd(x3, S::set1(0.044715f), x);
-                return mul_sigmoid<S>(x, S::mul(u, S::set1(2.0f * 0.79788456080286536f)));
-            }
-            default: return x;
-        }
+inline typename S::V activate(typename S::V x, int act) {
+    if constexpr (S::W == 1) {
+        return vm::activate_ref(x, act);
+#ifdef __AVX512F__
+    } else if constexpr (std::is_same_v<S, Avx512Ops>) {
+        return vm::activate<vm::Avx512>(x, act);
+#endif
+    } else if constexpr (std::is_same_v<S, Avx2Ops>) {
+        return vm::activate<vm::Avx2>(x, act);
+    } else {  // Emu512Ops: two AVX2 halves
+        return {vm::activate<vm::Avx2>(x.lo, act), vm::activate<vm::Avx2>(x.hi, act)};
     }
 }
 

@@ -50,6 +50,78 @@ public final class OpChecks {
         if (b > 0 && len == 0) throw new IllegalArgumentException(op + ": empty sequences have no EOS position");
     }
 
+    /** Checks shared by every backend's {@code patchEmbed}. */
+    public static void checkPatchEmbed(Tensor pixels, Tensor weight, Tensor bias, Tensor out) {
+        String op = "patchEmbed";
+        requireF32(op, "pixels", pixels);
+        requireF32(op, "weight", weight);
+        requireF32(op, "out", out);
+        requireRank(op, "pixels", pixels, 4);
+        requireRank(op, "weight", weight, 4);
+        long bsz = pixels.dim(0), c = pixels.dim(1), h = pixels.dim(2), w = pixels.dim(3);
+        long d = weight.dim(0), p = weight.dim(2);
+        requireShape(op, "weight", weight, d, c, p, p);
+        if (p <= 0 || h < p || w < p) {
+            throw new IllegalArgumentException(op + ": image " + h + "x" + w + " is smaller than the patch " + p);
+        }
+        requireShape(op, "out", out, bsz, (h / p) * (w / p), d);
+        if (bias != null) {
+            requireF32(op, "bias", bias);
+            requireShape(op, "bias", bias, d);
+        }
+    }
+
+    /** Checks shared by every backend's {@code layerNorm}. */
+    public static void checkLayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out) {
+        String op = "layerNorm";
+        checkUnary(op, x, out);
+        long dim = x.dim(-1);
+        requireF32(op, "gamma", gamma);
+        requireShape(op, "gamma", gamma, dim);
+        requireF32(op, "beta", beta);
+        requireShape(op, "beta", beta, dim);
+        if (!(eps > 0)) throw new IllegalArgumentException(op + ": eps must be > 0, got " + eps);
+    }
+
+    /** Checks of an elementwise or row-wise op: F32 x and out of the same shape. */
+    public static void checkUnary(String op, Tensor x, Tensor out) {
+        requireF32(op, "x", x);
+        requireF32(op, "out", out);
+        requireSameShape(op, "out", out, x);
+    }
+
+    /** Checks shared by every backend's {@code add}. */
+    public static void checkAdd(Tensor a, Tensor b, Tensor out) {
+        requireF32("add", "a", a);
+        requireF32("add", "b", b);
+        requireF32("add", "out", out);
+        requireSameShape("add", "b", b, a);
+        requireSameShape("add", "out", out, a);
+    }
+
+    /** Checks shared by every backend's {@code addBroadcast}: suffix's shape must end x's shape. */
+    public static void checkAddBroadcast(Tensor x, Tensor suffix) {
+        requireF32("addBroadcast", "x", x);
+        requireF32("addBroadcast", "suffix", suffix);
+        long[] xs = x.shape(), ss = suffix.shape();
+        if (ss.length > xs.length || !Arrays.equals(ss, Arrays.copyOfRange(xs, xs.length - ss.length, xs.length))) {
+            throw new IllegalArgumentException("addBroadcast: " + suffix + " is not a suffix of " + x);
+        }
+    }
+
+    /** Checks shared by every backend's {@code gather} (ids are range-checked by the op itself). */
+    public static void checkGather(Tensor table, Tensor ids, Tensor out) {
+        String op = "gather";
+        requireF32(op, "table", table);
+        requireRank(op, "table", table, 2);
+        requireDType(op, "ids", ids, DType.I32);
+        requireF32(op, "out", out);
+        long n = ids.numel(), d = table.dim(1);
+        if (out.numel() != n * d || out.dim(-1) != d) {
+            throw new IllegalArgumentException(op + ": out must hold " + n + " rows of " + d + ", got " + out);
+        }
+    }
+
     public static void requireRank(String op, String name, Tensor t, int rank) {
         if (t.rank() != rank) throw new IllegalArgumentException(op + ": " + name + " must have rank " + rank + ", got " + t);
     }

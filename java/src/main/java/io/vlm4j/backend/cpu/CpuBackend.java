@@ -1,17 +1,11 @@
 package io.vlm4j.backend.cpu;
 
-import static io.vlm4j.backend.OpChecks.requireDType;
-import static io.vlm4j.backend.OpChecks.requireF32;
-import static io.vlm4j.backend.OpChecks.requireSameShape;
-import static io.vlm4j.backend.OpChecks.requireShape;
-
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Device;
 import io.vlm4j.tensor.Tensor;
-import java.util.Arrays;
 import java.util.OptionalInt;
 
 /** The native CPU backend: C++ SIMD + OpenMP kernels from {@code native/}, bound by {@link NativeKernels}. */
@@ -68,23 +62,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void patchEmbed(Tensor pixels, Tensor weight, Tensor bias, Tensor out) {
-        String op = "patchEmbed";
-        requireF32(op, "pixels", pixels);
-        requireF32(op, "weight", weight);
-        requireF32(op, "out", out);
-        OpChecks.requireRank(op, "pixels", pixels, 4);
-        OpChecks.requireRank(op, "weight", weight, 4);
+        OpChecks.checkPatchEmbed(pixels, weight, bias, out);
         long bsz = pixels.dim(0), c = pixels.dim(1), h = pixels.dim(2), w = pixels.dim(3);
         long d = weight.dim(0), p = weight.dim(2);
-        requireShape(op, "weight", weight, d, c, p, p);
-        if (p <= 0 || h < p || w < p) {
-            throw new IllegalArgumentException(op + ": image " + h + "x" + w + " is smaller than the patch " + p);
-        }
-        requireShape(op, "out", out, bsz, (h / p) * (w / p), d);
-        if (bias != null) {
-            requireF32(op, "bias", bias);
-            requireShape(op, "bias", bias, d);
-        }
         if (bsz == 0 || d == 0) return;
         NativeKernels.vlm_patch_embed_f32(pixels.address(), bsz, c, h, w, p, weight.address(),
                 bias == null ? 0 : bias.address(), d, out.address());
@@ -92,16 +72,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out) {
-        String op = "layerNorm";
-        requireF32(op, "x", x);
-        requireF32(op, "out", out);
-        requireSameShape(op, "out", out, x);
+        OpChecks.checkLayerNorm(x, gamma, beta, eps, out);
         long dim = x.dim(-1);
-        requireF32(op, "gamma", gamma);
-        requireShape(op, "gamma", gamma, dim);
-        requireF32(op, "beta", beta);
-        requireShape(op, "beta", beta, dim);
-        if (!(eps > 0)) throw new IllegalArgumentException(op + ": eps must be > 0, got " + eps);
         long rows = OpChecks.rows(x);
         if (rows == 0 || dim == 0) return;
         NativeKernels.vlm_layernorm_f32(x.address(), gamma.address(), beta.address(), out.address(), rows, dim, eps);
@@ -109,9 +81,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void softmax(Tensor x, Tensor out) {
-        requireF32("softmax", "x", x);
-        requireF32("softmax", "out", out);
-        requireSameShape("softmax", "out", out, x);
+        OpChecks.checkUnary("softmax", x, out);
         long rows = OpChecks.rows(x);
         if (rows == 0 || x.dim(-1) == 0) return;
         NativeKernels.vlm_softmax_f32(x.address(), out.address(), rows, x.dim(-1));
@@ -119,41 +89,28 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void activation(Activation act, Tensor x, Tensor out) {
-        requireF32("activation", "x", x);
-        requireF32("activation", "out", out);
-        requireSameShape("activation", "out", out, x);
+        OpChecks.checkUnary("activation", x, out);
         if (x.numel() == 0) return;
         NativeKernels.vlm_activation_f32(act.code(), x.address(), out.address(), x.numel());
     }
 
     @Override
     public void add(Tensor a, Tensor b, Tensor out) {
-        requireF32("add", "a", a);
-        requireF32("add", "b", b);
-        requireF32("add", "out", out);
-        requireSameShape("add", "b", b, a);
-        requireSameShape("add", "out", out, a);
+        OpChecks.checkAdd(a, b, out);
         if (a.numel() == 0) return;
         NativeKernels.vlm_add_f32(a.address(), b.address(), out.address(), a.numel());
     }
 
     @Override
     public void addBroadcast(Tensor x, Tensor suffix) {
-        requireF32("addBroadcast", "x", x);
-        requireF32("addBroadcast", "suffix", suffix);
-        long[] xs = x.shape(), ss = suffix.shape();
-        if (ss.length > xs.length || !Arrays.equals(ss, Arrays.copyOfRange(xs, xs.length - ss.length, xs.length))) {
-            throw new IllegalArgumentException("addBroadcast: " + suffix + " is not a suffix of " + x);
-        }
+        OpChecks.checkAddBroadcast(x, suffix);
         if (x.numel() == 0) return;
         NativeKernels.vlm_add_row_f32(x.address(), suffix.address(), x.numel() / suffix.numel(), suffix.numel());
     }
 
     @Override
     public void l2Normalize(Tensor x, float eps, Tensor out) {
-        requireF32("l2Normalize", "x", x);
-        requireF32("l2Normalize", "out", out);
-        requireSameShape("l2Normalize", "out", out, x);
+        OpChecks.checkUnary("l2Normalize", x, out);
         long rows = OpChecks.rows(x);
         if (rows == 0 || x.dim(-1) == 0) return;
         NativeKernels.vlm_l2_normalize_f32(x.address(), out.address(), rows, x.dim(-1), eps);
@@ -189,15 +146,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void gather(Tensor table, Tensor ids, Tensor out) {
-        String op = "gather";
-        requireF32(op, "table", table);
-        OpChecks.requireRank(op, "table", table, 2);
-        requireDType(op, "ids", ids, DType.I32);
-        requireF32(op, "out", out);
+        OpChecks.checkGather(table, ids, out);
         long n = ids.numel(), d = table.dim(1);
-        if (out.numel() != n * d || out.dim(-1) != d) {
-            throw new IllegalArgumentException(op + ": out must hold " + n + " rows of " + d + ", got " + out);
-        }
         if (n == 0 || d == 0) return;
         NativeKernels.vlm_gather_rows_f32(table.address(), table.dim(0), d, ids.address(), n, out.address());
     }

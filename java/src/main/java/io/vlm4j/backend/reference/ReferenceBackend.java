@@ -1,14 +1,9 @@
 package io.vlm4j.backend.reference;
 
-import static io.vlm4j.backend.OpChecks.requireDType;
-import static io.vlm4j.backend.OpChecks.requireF32;
-import static io.vlm4j.backend.OpChecks.requireSameShape;
-import static io.vlm4j.backend.OpChecks.requireShape;
 
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
-import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Device;
 import io.vlm4j.tensor.Tensor;
 import java.nio.ByteBuffer;
@@ -69,23 +64,9 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void patchEmbed(Tensor pixels, Tensor weight, Tensor bias, Tensor out) {
-        String op = "patchEmbed";
-        requireF32(op, "pixels", pixels);
-        requireF32(op, "weight", weight);
-        requireF32(op, "out", out);
-        OpChecks.requireRank(op, "pixels", pixels, 4);
-        OpChecks.requireRank(op, "weight", weight, 4);
+        OpChecks.checkPatchEmbed(pixels, weight, bias, out);
         long bsz = pixels.dim(0), c = pixels.dim(1), h = pixels.dim(2), w = pixels.dim(3);
         long d = weight.dim(0), p = weight.dim(2);
-        requireShape(op, "weight", weight, d, c, p, p);
-        if (p <= 0 || h < p || w < p) {
-            throw new IllegalArgumentException(op + ": image " + h + "x" + w + " is smaller than the patch " + p);
-        }
-        requireShape(op, "out", out, bsz, (h / p) * (w / p), d);
-        if (bias != null) {
-            requireF32(op, "bias", bias);
-            requireShape(op, "bias", bias, d);
-        }
         float[] px = pixels.toFloatArray();                              // [B, C, H, W]
         float[] wt = weight.toFloatArray();                              // [D, C, P, P]
         float[] bv = bias == null ? null : bias.toFloatArray();          // [D]
@@ -117,16 +98,8 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out) {
-        String op = "layerNorm";
-        requireF32(op, "x", x);
-        requireF32(op, "out", out);
-        requireSameShape(op, "out", out, x);
+        OpChecks.checkLayerNorm(x, gamma, beta, eps, out);
         long dim = x.dim(-1);
-        requireF32(op, "gamma", gamma);
-        requireShape(op, "gamma", gamma, dim);
-        requireF32(op, "beta", beta);
-        requireShape(op, "beta", beta, dim);
-        if (!(eps > 0)) throw new IllegalArgumentException(op + ": eps must be > 0, got " + eps);
         int rows = (int) OpChecks.rows(x), n = (int) dim;
         float[] xv = x.toFloatArray(), g = gamma.toFloatArray(), be = beta.toFloatArray();
         float[] outv = new float[xv.length];
@@ -151,9 +124,7 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void softmax(Tensor x, Tensor out) {
-        requireF32("softmax", "x", x);
-        requireF32("softmax", "out", out);
-        requireSameShape("softmax", "out", out, x);
+        OpChecks.checkUnary("softmax", x, out);
         int rows = (int) OpChecks.rows(x), n = rows == 0 ? 0 : (int) x.dim(-1);
         float[] xv = x.toFloatArray();
         float[] outv = new float[xv.length];
@@ -188,9 +159,7 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void activation(Activation act, Tensor x, Tensor out) {
-        requireF32("activation", "x", x);
-        requireF32("activation", "out", out);
-        requireSameShape("activation", "out", out, x);
+        OpChecks.checkUnary("activation", x, out);
         float[] xv = x.toFloatArray();
         float[] outv = new float[xv.length];
         for (int i = 0; i < xv.length; i++) outv[i] = (float) act.apply(xv[i]);
@@ -199,11 +168,7 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void add(Tensor a, Tensor b, Tensor out) {
-        requireF32("add", "a", a);
-        requireF32("add", "b", b);
-        requireF32("add", "out", out);
-        requireSameShape("add", "b", b, a);
-        requireSameShape("add", "out", out, a);
+        OpChecks.checkAdd(a, b, out);
         float[] av = a.toFloatArray(), bv = b.toFloatArray();
         float[] outv = new float[av.length];
         for (int i = 0; i < av.length; i++) outv[i] = (float) ((double) av[i] + bv[i]);
@@ -212,12 +177,7 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void addBroadcast(Tensor x, Tensor suffix) {
-        requireF32("addBroadcast", "x", x);
-        requireF32("addBroadcast", "suffix", suffix);
-        long[] xs = x.shape(), ss = suffix.shape();
-        if (ss.length > xs.length || !Arrays.equals(ss, Arrays.copyOfRange(xs, xs.length - ss.length, xs.length))) {
-            throw new IllegalArgumentException("addBroadcast: " + suffix + " is not a suffix of " + x);
-        }
+        OpChecks.checkAddBroadcast(x, suffix);
         float[] xv = x.toFloatArray(), sv = suffix.toFloatArray();
         if (xv.length == 0) return;
         for (int i = 0; i < xv.length; i++) xv[i] = (float) ((double) xv[i] + sv[i % sv.length]);
@@ -226,9 +186,7 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void l2Normalize(Tensor x, float eps, Tensor out) {
-        requireF32("l2Normalize", "x", x);
-        requireF32("l2Normalize", "out", out);
-        requireSameShape("l2Normalize", "out", out, x);
+        OpChecks.checkUnary("l2Normalize", x, out);
         int rows = (int) OpChecks.rows(x), n = rows == 0 ? 0 : (int) x.dim(-1);
         float[] xv = x.toFloatArray();
         float[] outv = new float[xv.length];
@@ -284,20 +242,13 @@ public final class ReferenceBackend implements Backend {
 
     @Override
     public void gather(Tensor table, Tensor ids, Tensor out) {
-        String op = "gather";
-        requireF32(op, "table", table);
-        OpChecks.requireRank(op, "table", table, 2);
-        requireDType(op, "ids", ids, DType.I32);
-        requireF32(op, "out", out);
+        OpChecks.checkGather(table, ids, out);
         long n = ids.numel(), d = table.dim(1);
-        if (out.numel() != n * d || out.dim(-1) != d) {
-            throw new IllegalArgumentException(op + ": out must hold " + n + " rows of " + d + ", got " + out);
-        }
         long rows = table.dim(0);
         int[] idv = ids.toIntArray();
         for (int i = 0; i < idv.length; i++) {                           // check all ids before writing anything
             if (idv[i] < 0 || idv[i] >= rows) {
-                throw new IllegalArgumentException(op + ": id " + idv[i] + " at index " + i + " is outside [0, " + rows + ")");
+                throw new IllegalArgumentException("gather: id " + idv[i] + " at index " + i + " is outside [0, " + rows + ")");
             }
         }
         float[] tv = table.toFloatArray();
