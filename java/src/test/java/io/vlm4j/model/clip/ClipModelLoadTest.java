@@ -1,6 +1,7 @@
 package io.vlm4j.model.clip;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -94,6 +95,62 @@ class ClipModelLoadTest {
             }
             assertTrue(NativeMemory.liveBytes() == before, "native bytes leaked: " + (NativeMemory.liveBytes() - before));
         }
+    }
+
+    @Test
+    void batchesOfAnySizeAreChunkedWithoutChangingResults() throws Exception {
+        Path golden = Golden.dir();
+        Path fx = golden.resolve("fixtures/tiny");
+        try (ClipModel clip = ClipModel.load(golden.resolve("models/tiny"), new CpuBackend());
+             Tensor pixels = Npy.readFloat32(fx.resolve("pixel_values.npy"));
+             Tensor ids = Npy.readInt32(fx.resolve("input_ids.npy"))) {
+            float[] img, txt;
+            try (Tensor i = clip.batchSize(64).encodeImages(pixels, true); Tensor t = clip.encodeTexts(ids, true)) {
+                img = i.toFloatArray();
+                txt = t.toFloatArray();
+            }
+            for (int chunk : new int[] {1, 2, 3}) {  // 5 rows: uneven last chunks included
+                try (Tensor i = clip.batchSize(chunk).encodeImages(pixels, true); Tensor t = clip.encodeTexts(ids, true)) {
+                    assertTrue(Golden.maxAbsDiff(img, i.toFloatArray()) < 1e-6, "images, chunks of " + chunk);
+                    assertTrue(Golden.maxAbsDiff(txt, t.toFloatArray()) < 1e-6, "texts, chunks of " + chunk);
+                }
+            }
+        }
+    }
+
+    /** eos_token_id == 2 (old OpenAI configs) selects HF's legacy argmax(ids) pooling; same positions here. */
+    @Test
+    void legacyEosTokenIdPoolsAtArgmax() throws Exception {
+        Path golden = Golden.dir();
+        Path dir = withTextConfig(golden, "eos_token_id", 2);
+        try (ClipModel clip = ClipModel.load(dir, new CpuBackend())) {
+            checkTexts(clip, golden);
+        }
+    }
+
+    @Test
+    void textWithoutEosTokenIsRejectedNamingTheRow() throws Exception {
+        Path golden = Golden.dir();
+        try (ClipModel clip = ClipModel.load(golden.resolve("models/tiny"), new CpuBackend());
+             Tensor ids = Npy.readInt32(golden.resolve("fixtures/tiny/input_ids.npy"))) {
+            int[] v = ids.toIntArray();
+            int len = (int) ids.dim(1);
+            for (int j = 0; j < len; j++) if (v[len + j] == 49407) v[len + j] = 0;  // row 1 loses its EOS
+            try (Tensor bad = Tensor.ofInts(v, ids.dim(0), len)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> clip.encodeTexts(bad, false));
+                assertTrue(e.getMessage().contains("row 1") && e.getMessage().contains("49407"), e.getMessage());
+            }
+        }
+    }
+
+    /** A copy of the tiny model directory with one text_config field changed. */
+    private Path withTextConfig(Path golden, String field, int value) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("edited"));
+        ObjectNode cfg = (ObjectNode) json.readTree(golden.resolve("models/tiny/config.json").toFile());
+        ((ObjectNode) cfg.get("text_config")).put(field, value);
+        json.writeValue(dir.resolve("config.json").toFile(), cfg);
+        Files.copy(golden.resolve("models/tiny/model.safetensors"), dir.resolve("model.safetensors"));
+        return dir;
     }
 
     /** A single-tower HF directory: the tower's config fields at top level plus model_type and projection_dim. */
