@@ -33,7 +33,13 @@ final class EncodeImagesCommand implements Callable<Integer> {
              ClipModel clip = ClipModel.load(model, backend)) {
             clip.batchSize(options.batch);
             if (input.rank() != 4) throw new IllegalArgumentException(pixels + ": expected [N, 3, H, W] pixels, got shape " + java.util.Arrays.toString(input.shape()));
-            try (Tensor emb = clip.encodeImages(input, normalize)) {
+            Tensor emb;
+            try {
+                emb = clip.encodeImages(input, normalize);
+            } catch (IllegalArgumentException e) {  // bad values in the input file (e.g. a token id outside the vocabulary)
+                throw new IllegalArgumentException(pixels + ": " + e.getMessage(), e);
+            }
+            try (emb) {
                 Npy.write(out, emb);
             }
         }

@@ -33,7 +33,13 @@ final class EncodeTextsCommand implements Callable<Integer> {
              ClipModel clip = ClipModel.load(model, backend)) {
             clip.batchSize(options.batch);
             if (input.rank() != 2) throw new IllegalArgumentException(ids + ": expected [N, L] token ids, got shape " + java.util.Arrays.toString(input.shape()));
-            try (Tensor emb = clip.encodeTexts(input, normalize)) {
+            Tensor emb;
+            try {
+                emb = clip.encodeTexts(input, normalize);
+            } catch (IllegalArgumentException e) {  // bad values in the input file (e.g. a token id outside the vocabulary)
+                throw new IllegalArgumentException(ids + ": " + e.getMessage(), e);
+            }
+            try (emb) {
                 Npy.write(out, emb);
             }
         }

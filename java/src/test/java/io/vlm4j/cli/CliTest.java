@@ -1,6 +1,7 @@
 package io.vlm4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -82,6 +83,25 @@ class CliTest {
                 "--out", tmp.resolve("o.npy").toString());
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("bad.npy"), r.err());
+    }
+
+    @Test
+    void tokenIdOutsideTheVocabularyIsExit2NamingTheFile() throws Exception {
+        Path golden = Golden.dir();
+        Path ids = tmp.resolve("ids.npy");
+        int[] v = new int[77];
+        v[0] = 49406;
+        v[1] = 60000;  // vocabulary size is 49408
+        v[2] = 49407;
+        try (Tensor t = Tensor.ofInts(v, 1, 77)) {
+            Npy.write(ids, t);
+        }
+        Run r = run("encode-texts", "--model", golden.resolve("models/tiny").toString(), "--ids", ids.toString(),
+                "--out", tmp.resolve("o.npy").toString(), "--backend", "cpu");
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("error: " + ids) && r.err().contains("60000"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertFalse(Files.exists(tmp.resolve("o.npy")));
     }
 
     @Test
