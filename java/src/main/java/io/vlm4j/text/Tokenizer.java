@@ -1,0 +1,54 @@
+package io.vlm4j.text;
+
+import io.vlm4j.tensor.Tensor;
+import java.util.List;
+
+/**
+ * Text to token ids for a text tower: CLIP byte-level BPE ({@link ClipTokenizer}) or BERT WordPiece
+ * ({@link BertTokenizer}). Implementations are immutable after loading and safe to share between threads.
+ */
+public interface Tokenizer {
+
+    /** One text's model input: ids [context] and attention mask [context] (1 for real tokens, 0 for padding). */
+    record Encoding(int[] ids, int[] attentionMask) {}
+
+    /** The ids of the text's pieces, without start/end tokens, truncation or padding. */
+    int[] tokenize(String text);
+
+    /**
+     * The model input for one text: start token, ids, end token, truncated to {@code context} with the end token
+     * kept last, padded to {@code context} with {@link #padId()}.
+     */
+    Encoding encode(String text, int context);
+
+    /** The context length the model was trained with (77 for CLIP, 256 or 512 for BERT-style towers). */
+    int defaultContext();
+
+    /** The id used for padding (0 for OpenAI / open_clip style CLIP, the vocabulary's [PAD] for BERT). */
+    int padId();
+
+    int vocabSize();
+
+    /** Encodes every text (in parallel for long lists) into I32 [N, context]; the caller owns the tensor. */
+    default Tensor encodeBatch(List<String> texts, int context) {
+        if (context < 2) throw new IllegalArgumentException("context must be >= 2, got " + context);
+        int n = texts.size();
+        int[] flat = new int[Math.multiplyExact(n, context)];
+        java.util.stream.IntStream.range(0, n).parallel().forEach(i -> {
+            int[] ids = encode(texts.get(i), context).ids();
+            System.arraycopy(ids, 0, flat, i * context, context);
+        });
+        return Tensor.ofInts(flat, n, context);
+    }
+
+    /** {@link #encodeBatch(List, int)} with the attention masks, I32 [N, context]. */
+    default Tensor attentionMasks(List<String> texts, int context) {
+        int n = texts.size();
+        int[] flat = new int[Math.multiplyExact(n, context)];
+        java.util.stream.IntStream.range(0, n).parallel().forEach(i -> {
+            int[] m = encode(texts.get(i), context).attentionMask();
+            System.arraycopy(m, 0, flat, i * context, context);
+        });
+        return Tensor.ofInts(flat, n, context);
+    }
+}
