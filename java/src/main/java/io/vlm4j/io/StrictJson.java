@@ -33,6 +33,15 @@ public final class StrictJson {
      * Integers beyond the long range come back as BigInteger nodes, so callers see them rather than a wrapped value.
      */
     public static JsonNode parseObject(Path file, String what, byte[] bytes) throws ModelFormatException {
+        JsonNode node = parse(file, what, bytes);
+        if (!node.isObject()) {
+            throw new ModelFormatException(file, what + " must be a JSON object, found a JSON " + kind(node));
+        }
+        return node;
+    }
+
+    /** {@link #parseObject} for any JSON value (an array of texts, say). */
+    public static JsonNode parse(Path file, String what, byte[] bytes) throws ModelFormatException {
         String text;
         try {
             // Decode first: Jackson would otherwise guess UTF-16/32 from the first bytes.
@@ -50,9 +59,6 @@ public final class StrictJson {
             throw new ModelFormatException(file, what + " is not valid JSON: " + describe(e), e);
         }
         if (node == null || node.isMissingNode()) throw new ModelFormatException(file, what + " is empty");
-        if (!node.isObject()) {
-            throw new ModelFormatException(file, what + " must be a JSON object, found a JSON " + kind(node));
-        }
         return node;
     }
 
