@@ -61,9 +61,14 @@ public final class TextCleaner {
 
     /** The whole OpenAI pipeline: ftfy, html.unescape twice, strip, whitespace collapse, lowercase. */
     public static String clean(String text) {
+        return cleanKeepCase(text).toLowerCase(Locale.ROOT);
+    }
+
+    /** open_clip's {@code clean='whitespace'} (used with BERT tokenizers, which lowercase themselves): no lowercasing. */
+    public static String cleanKeepCase(String text) {
         String t = htmlUnescape(htmlUnescape(fixText(text)));
         t = WHITESPACE.matcher(pyStrip(t)).replaceAll(" ");
-        return pyStrip(t).toLowerCase(Locale.ROOT);
+        return pyStrip(t);
     }
 
     /** ftfy 6 {@code fix_text} with its default configuration, for the cases described in the class comment. */
