@@ -70,3 +70,19 @@ void vlm_gather_rows_f32(const float* table, int64_t rows, int64_t dim, const in
 // (int64 [B], may be null) and hidden[b, pos, :] to out [B, D].
 void vlm_eos_pool_f32(const float* hidden, const int32_t* ids, int64_t batch, int64_t len, int64_t dim,
                       int64_t eos_id, float* out, int64_t* index_out);
+
+// ---- image preprocessing (image.cpp), 8-bit interleaved images [h, w, c], c in 1..4 ----
+// Resize exactly as Pillow's Image.resize (spec 02 §4): filter 0 = NEAREST (Pillow's affine nearest, used for
+// palette images), 3 = BICUBIC (Keys a = -0.5, support stretched when downscaling, 22-bit fixed-point weights,
+// horizontal pass first with an 8-bit intermediate). premultiplied_alpha (c == 4 only): resize in Pillow's
+// premultiplied "RGBa" form and convert back, as Pillow does for RGBA. Same size: a copy.
+void vlm_resize_u8(const uint8_t* src, int64_t h, int64_t w, int64_t c, uint8_t* dst, int64_t out_h, int64_t out_w,
+                   int filter, int premultiplied_alpha);
+// Crop [top, top + crop_h) x [left, left + crop_w) of src (offsets may be negative or run past the image: those
+// pixels are 0, the zero padding of torchvision / HF), take the first 3 channels (1 channel is replicated), then
+// out[ch, y, x] = (float(v * rescale) - mean[ch]) / std[ch] in float32 (HF: float32(float64(v) * factor); for
+// factor 1/255 that equals torchvision's float32 v / 255), out = float [3, crop_h, crop_w].
+// crop_u8 (may be null) receives the 8-bit RGB crop [crop_h, crop_w, 3].
+void vlm_crop_normalize_u8(const uint8_t* src, int64_t h, int64_t w, int64_t c, int64_t top, int64_t left,
+                           int64_t crop_h, int64_t crop_w, double rescale, const float* mean, const float* std,
+                           float* out, uint8_t* crop_u8);

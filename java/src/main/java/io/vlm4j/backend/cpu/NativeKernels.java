@@ -68,4 +68,12 @@ public final class NativeKernels {
     public static native void vlm_eos_pool_f32(@Cast("const float*") long hidden, @Cast("const int32_t*") long ids,
                                                long batch, long len, long dim, long eosId,
                                                @Cast("float*") long out, @Cast("int64_t*") long indexOut);
+
+    public static native void vlm_resize_u8(@Cast("const uint8_t*") long src, long h, long w, long c,
+                                            @Cast("uint8_t*") long dst, long outH, long outW, int filter,
+                                            int premultipliedAlpha);
+    public static native void vlm_crop_normalize_u8(@Cast("const uint8_t*") long src, long h, long w, long c, long top,
+                                                    long left, long cropH, long cropW, double rescale,
+                                                    @Cast("const float*") long mean, @Cast("const float*") long std,
+                                                    @Cast("float*") long out, @Cast("uint8_t*") long cropU8);
 }
