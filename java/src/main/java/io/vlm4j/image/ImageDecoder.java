@@ -1,0 +1,90 @@
+package io.vlm4j.image;
+
+import static org.bytedeco.opencv.global.opencv_core.CV_16U;
+import static org.bytedeco.opencv.global.opencv_core.CV_8U;
+import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_UNCHANGED;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.imdecode;
+import static org.bytedeco.opencv.global.opencv_imgproc.COLOR_BGR2RGB;
+import static org.bytedeco.opencv.global.opencv_imgproc.COLOR_BGRA2RGBA;
+import static org.bytedeco.opencv.global.opencv_imgproc.cvtColor;
+
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.opencv.opencv_core.Mat;
+
+/**
+ * Decodes image files with OpenCV (PNG, JPEG, BMP, TIFF, WebP, PNM; the OpenCV JavaCPP presets) into 8-bit
+ * interleaved pixels: gray (1 channel), RGB (3) or RGBA (4), in file order, EXIF orientation not applied (as Pillow
+ * in CLIP's pipelines). 16-bit images are clipped to 8 bits as Pillow's {@code convert} does (values over 255 become
+ * 255; scale such images deliberately before CLIP if that is not what you want). Palette PNGs are expanded and
+ * flagged, so that the OpenAI pipeline can resize them with nearest neighbour as Pillow does for mode "P".
+ */
+public final class ImageDecoder {
+    private ImageDecoder() {}
+
+    /** Pixels [height, width, channels] as bytes, row-major. */
+    public record Decoded(byte[] pixels, int height, int width, int channels, boolean palette) {}
+
+    public static Decoded decode(Path file) throws IOException {
+        byte[] bytes;
+        try {
+            if (Files.isDirectory(file)) throw new ImageDecodeException(file, "is a directory, not an image file");
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new ImageDecodeException(file, "no such file");
+        } catch (AccessDeniedException e) {
+            throw new ImageDecodeException(file, "permission denied");
+        }
+        if (bytes.length == 0) throw new ImageDecodeException(file, "empty file");
+        return decode(file, bytes);
+    }
+
+    /** Decodes bytes held in memory; {@code name} is used in error messages. */
+    public static Decoded decode(Path name, byte[] bytes) throws ImageDecodeException {
+        boolean palette = isPalettePng(bytes);
+        try (BytePointer data = new BytePointer(bytes); Mat buf = new Mat(1, bytes.length, CV_8UC1, data);
+             Mat img = imdecode(buf, IMREAD_UNCHANGED)) {
+            if (img == null || img.empty()) {
+                throw new ImageDecodeException(name, "cannot decode: not a supported image format, or the file is corrupt or truncated");
+            }
+            int depth = img.depth(), ch = img.channels();
+            if (depth != CV_8U && depth != CV_16U) {
+                throw new ImageDecodeException(name, "unsupported pixel depth (OpenCV depth " + depth + "); 8- and 16-bit images are supported");
+            }
+            if (ch < 1 || ch > 4) throw new ImageDecodeException(name, "unsupported channel count " + ch);
+            try (Mat eight = new Mat(); Mat rgb = new Mat()) {
+                Mat src = img;
+                if (depth == CV_16U) {
+                    img.convertTo(eight, CV_8U);  // saturating: values > 255 clip to 255, like Pillow's I;16 -> L
+                    src = eight;
+                }
+                Mat out;
+                int channels;
+                switch (ch) {
+                    case 1 -> { out = src; channels = 1; }
+                    case 2 -> throw new ImageDecodeException(name, "2-channel images are not supported");
+                    case 3 -> { cvtColor(src, rgb, COLOR_BGR2RGB); out = rgb; channels = 3; }
+                    default -> { cvtColor(src, rgb, COLOR_BGRA2RGBA); out = rgb; channels = 4; }
+                }
+                int h = out.rows(), w = out.cols();
+                byte[] px = new byte[Math.multiplyExact(Math.multiplyExact(h, w), channels)];
+                if (!out.isContinuous()) throw new ImageDecodeException(name, "decoder returned non-contiguous pixels");
+                out.data().get(px);
+                return new Decoded(px, h, w, channels, palette && channels != 4);
+            }
+        } catch (RuntimeException e) {  // OpenCV errors surface as RuntimeException through JavaCPP
+            throw new ImageDecodeException(name, "cannot decode: " + e.getMessage());
+        }
+    }
+
+    /** PNG signature, then the IHDR chunk's colour type (byte 25) == 3: indexed colour. */
+    static boolean isPalettePng(byte[] b) {
+        return b.length > 25 && (b[0] & 0xFF) == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G' && b[12] == 'I' && b[13] == 'H'
+                && b[14] == 'D' && b[15] == 'R' && b[25] == 3;
+    }
+}
