@@ -1,5 +1,6 @@
 package io.vlm4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,6 +15,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -142,5 +144,88 @@ class CliTest {
         try (Tensor got = Npy.readFloat32(txt); Tensor want = Npy.readFloat32(fx.resolve("text_embeds_normalized.npy"))) {
             assertTrue(Golden.maxAbsDiff(want.toFloatArray(), got.toFloatArray()) < 1e-4);
         }
+    }
+
+    private static final List<String> GOLDEN_PROMPTS = List.of("a chest x-ray showing pneumonia", "a histopathology image of benign tissue",
+            "an MRI scan of a brain tumor", "a dermoscopy image of melanoma", "A photo of a Normal retina, fundus image!!");
+
+    /** End to end on the tiny golden model: texts -> tokenize -> ids equal the golden ids; encode-texts equals the embeddings. */
+    @Test
+    void textsEndToEndMatchGolden() throws Exception {
+        Path golden = Golden.dir();
+        Path texts = tmp.resolve("prompts.txt"), ids = tmp.resolve("ids.npy"), emb = tmp.resolve("emb.npy");
+        Files.writeString(texts, String.join("\n", GOLDEN_PROMPTS) + "\n");
+        Run t = run("tokenize", "--model", golden.resolve("tokenizer").toString(), "--texts", texts.toString(), "--out", ids.toString());
+        assertEquals(0, t.code(), t.err());
+        try (Tensor got = Npy.readInt32(ids); Tensor want = Npy.readInt32(golden.resolve("fixtures/tiny/input_ids.npy"))) {
+            assertArrayEquals(want.toIntArray(), got.toIntArray());
+        }
+        Run e = run("encode-texts", "--model", golden.resolve("models/tiny").toString(), "--tokenizer", golden.resolve("tokenizer").toString(),
+                "--texts", texts.toString(), "--out", emb.toString(), "--normalize", "--backend", "cpu");
+        assertEquals(0, e.code(), e.err());
+        try (Tensor got = Npy.readFloat32(emb); Tensor want = Npy.readFloat32(golden.resolve("fixtures/tiny/text_embeds_normalized.npy"))) {
+            assertTrue(Golden.maxAbsDiff(want.toFloatArray(), got.toFloatArray()) < 1e-4);
+        }
+    }
+
+    /** preprocess --pipeline openai reproduces the golden pixel values; its output and --images give the same embeddings. */
+    @Test
+    void imagesEndToEnd() throws Exception {
+        Path golden = Golden.dir();
+        Path pre = golden.resolve("preprocess");
+        Path pixels = tmp.resolve("px.npy");
+        Run p = run("preprocess", "--model", tmp.toString(), "--images", pre.resolve("img0_512x384_rgb.png").toString(),
+                "--pipeline", "openai", "--out", pixels.toString());
+        assertEquals(0, p.code(), p.err());
+        try (Tensor got = Npy.readFloat32(pixels); Tensor want = Npy.readFloat32(pre.resolve("img0_512x384_rgb_pixel_values.npy"))) {
+            assertEquals(0.0, Golden.maxAbsDiff(want.toFloatArray(), got.toFloatArray()), 1e-6);
+        }
+        // the tiny model takes 32x32 images: preprocess with its size, then both encode paths agree
+        Path tiny = golden.resolve("models/tiny");
+        Path px32 = tmp.resolve("px32.npy"), a = tmp.resolve("a.npy"), b = tmp.resolve("b.csv");
+        Path corrupt = Files.write(tmp.resolve("corrupt.png"), new byte[] {(byte) 0x89, 'P', 'N', 'G', 1, 2, 3});
+        Run p32 = run("preprocess", "--model", tiny.toString(), "--images", pre.toString(), "--out", px32.toString());
+        assertEquals(0, p32.code(), p32.err());
+        Run ea = run("encode-images", "--model", tiny.toString(), "--pixels", px32.toString(), "--out", a.toString(), "--backend", "cpu");
+        assertEquals(0, ea.code(), ea.err());
+        Run eb = run("encode-images", "--model", tiny.toString(), "--images", pre + "/*.png", corrupt.toString(), "--on-error", "skip",
+                "--out", b.toString(), "--batch", "3", "--backend", "cpu");
+        assertEquals(0, eb.code(), eb.err());
+        assertTrue(eb.err().contains("corrupt.png") && eb.err().contains("skipped 1 of 5 images"), eb.err());
+        List<String> csv = Files.readAllLines(b);
+        assertEquals(5, csv.size(), "header + 4 images");
+        try (Tensor want = Npy.readFloat32(a)) {
+            float[] w = want.toFloatArray();
+            int e = (int) want.dim(1);
+            for (int i = 0; i < 4; i++) {
+                String[] f = csv.get(i + 1).split(",");
+                assertTrue(f[0].endsWith(".png"));
+                for (int j = 0; j < e; j++) assertEquals(w[i * e + j], Float.parseFloat(f[j + 1]), 1e-5);
+            }
+        }
+        Run fail = run("encode-images", "--model", tiny.toString(), "--images", corrupt.toString(), "--out", a.toString(), "--backend", "cpu");
+        assertEquals(2, fail.code());
+        assertTrue(fail.err().startsWith("error: " + corrupt), fail.err());
+    }
+
+    @Test
+    void zeroShotPrintsProbabilitiesAndWritesCsv() throws Exception {
+        Path golden = Golden.dir();
+        Path out = tmp.resolve("zs.csv");
+        Run r = run("zero-shot", "--model", golden.resolve("models/tiny").toString(), "--tokenizer", golden.resolve("tokenizer").toString(),
+                "--images", golden.resolve("preprocess").toString(), "--labels", "pneumonia, normal lung,tumor",
+                "--template", "a chest x-ray showing {}.", "--template", "an image of {}", "--out", out.toString(), "--backend", "cpu");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(4, r.out().strip().lines().count(), r.out());
+        List<String> lines = Files.readAllLines(out);
+        assertEquals("image,pneumonia,normal lung,tumor,prediction", lines.get(0));
+        for (String line : lines.subList(1, lines.size())) {
+            String[] f = line.split(",");
+            double sum = Double.parseDouble(f[1]) + Double.parseDouble(f[2]) + Double.parseDouble(f[3]);
+            assertEquals(1.0, sum, 1e-5, line);
+        }
+        Run bad = run("zero-shot", "--model", golden.resolve("models/tiny").toString(), "--tokenizer", golden.resolve("tokenizer").toString(),
+                "--images", golden.resolve("preprocess").toString(), "--labels", "a,,b");
+        assertEquals(2, bad.code());
     }
 }
