@@ -27,6 +27,46 @@ import org.bytedeco.opencv.opencv_core.Mat;
 public final class ImageDecoder {
     private ImageDecoder() {}
 
+    static {
+        loadOpenCv();
+    }
+
+    /**
+     * Loads the OpenCV natives once. JavaCPP warns on stderr that the OpenBLAS preset (1.5.13, the newest published)
+     * and JavaCPP (1.5.14) versions differ; that one known line is dropped so that the CLI's stderr stays clean.
+     */
+    private static synchronized void loadOpenCv() {
+        java.io.PrintStream err = System.err;
+        java.io.PrintStream filtered = new java.io.PrintStream(new java.io.OutputStream() {
+            private final java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream();
+
+            @Override
+            public void write(int b) {
+                line.write(b);
+                if (b == '\n') {
+                    String s = line.toString(java.nio.charset.StandardCharsets.UTF_8);
+                    if (!(s.startsWith("Warning: Versions of org.bytedeco:javacpp") && s.contains("openblas"))) err.print(s);
+                    line.reset();
+                }
+            }
+
+            @Override
+            public void flush() {
+                if (line.size() > 0) err.print(line.toString(java.nio.charset.StandardCharsets.UTF_8));
+                line.reset();
+                err.flush();
+            }
+        }, true, java.nio.charset.StandardCharsets.UTF_8);
+        System.setErr(filtered);
+        try {
+            org.bytedeco.javacpp.Loader.load(org.bytedeco.opencv.global.opencv_imgcodecs.class);
+            org.bytedeco.javacpp.Loader.load(org.bytedeco.opencv.global.opencv_imgproc.class);
+        } finally {
+            filtered.flush();
+            System.setErr(err);
+        }
+    }
+
     /** Pixels [height, width, channels] as bytes, row-major. */
     public record Decoded(byte[] pixels, int height, int width, int channels, boolean palette) {}
 
