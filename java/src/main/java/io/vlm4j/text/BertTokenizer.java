@@ -255,15 +255,7 @@ public final class BertTokenizer implements Tokenizer {
     @Override
     public Encoding encode(String text, int ctx) {
         if (ctx < 2) throw new IllegalArgumentException("context must be >= 2, got " + ctx);
-        int[] body = tokenize(text);
-        int[] ids = new int[ctx], mask = new int[ctx];
-        Arrays.fill(ids, pad);
-        int len = Math.min(ctx, body.length + 2);
-        ids[0] = cls;
-        System.arraycopy(body, 0, ids, 1, len - 2);  // truncation keeps the head
-        ids[len - 1] = sep;
-        Arrays.fill(mask, 0, len, 1);
-        return new Encoding(ids, mask);
+        return Tokenizer.wrap(tokenize(text), cls, sep, pad, ctx);  // [CLS] ids [SEP]: truncation keeps the head and [SEP]
     }
 
     @Override

@@ -275,15 +275,7 @@ public final class ClipTokenizer implements Tokenizer {
     @Override
     public Encoding encode(String text, int ctx) {
         if (ctx < 2) throw new IllegalArgumentException("context must be >= 2, got " + ctx);
-        int[] body = tokenize(text);
-        int[] ids = new int[ctx], mask = new int[ctx];
-        Arrays.fill(ids, pad);
-        int len = Math.min(ctx, body.length + 2);
-        ids[0] = sot;
-        System.arraycopy(body, 0, ids, 1, len - 2);
-        ids[len - 1] = eot;  // OpenAI truncate=True: the end token stays last
-        Arrays.fill(mask, 0, len, 1);
-        return new Encoding(ids, mask);
+        return Tokenizer.wrap(tokenize(text), sot, eot, pad, ctx);  // OpenAI truncate=True: the end token stays last
     }
 
     @Override

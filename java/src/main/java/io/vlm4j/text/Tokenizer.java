@@ -29,6 +29,22 @@ public interface Tokenizer {
 
     int vocabSize();
 
+    /**
+     * {@code start body end}, truncated to {@code context} keeping {@code end} last, padded with {@code pad}; the
+     * attention mask is 1 over the real tokens. Shared by the implementations of {@link #encode}.
+     */
+    static Encoding wrap(int[] body, int start, int end, int pad, int context) {
+        if (context < 2) throw new IllegalArgumentException("context must be >= 2, got " + context);
+        int[] ids = new int[context], mask = new int[context];
+        java.util.Arrays.fill(ids, pad);
+        int len = Math.min(context, body.length + 2);
+        ids[0] = start;
+        System.arraycopy(body, 0, ids, 1, len - 2);
+        ids[len - 1] = end;
+        java.util.Arrays.fill(mask, 0, len, 1);
+        return new Encoding(ids, mask);
+    }
+
     /** Encodes every text (in parallel for long lists) into I32 [N, context]; the caller owns the tensor. */
     default Tensor encodeBatch(List<String> texts, int context) {
         if (context < 2) throw new IllegalArgumentException("context must be >= 2, got " + context);
