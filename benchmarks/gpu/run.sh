@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# GPU check, one call on the GPU machine (see the device notes in DEVELOPERS.md): builds the CUDA kernels and their
+# harnesses with the machine's nvcc, runs every harness (correctness vs a CPU reference, then timings), and asks the
+# Java library what it sees. Results go to $OUT (or ./gpu-results) with device, date and commit.
+#   run from the repository root:  bash benchmarks/gpu/run.sh
+# Needs: nvcc, make, g++; for the Java part a JRE at dist/jre (jlink) and dist/vlm4j.jar (optional).
+# Not yet here (issue #4 in progress): the CUDA backend conformance suite and the tower throughput table against
+# PyTorch, which need the CUDA backend's ops.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out="${OUT:-gpu-results}"
+mkdir -p "$out"
+log="$out/gpu-check.txt"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit: $(git rev-parse --short HEAD 2>/dev/null || cat COMMIT 2>/dev/null || echo unknown)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 || echo "nvidia-smi: not available"
+  nvcc --version | tail -1
+} | tee "$log"
+status=0
+make -C cuda -j"$(nproc)" BUILD=build all dev 2>&1 | tail -3 | tee -a "$log" || status=1
+for h in cuda/build/dev/*; do
+  [ -x "$h" ] || continue
+  echo "== $h" | tee -a "$log"
+  "$h" 2>&1 | tee -a "$log" || status=1
+done
+if [ -x dist/jre/bin/java ] && [ -f dist/vlm4j.jar ]; then
+  dist/jre/bin/java -jar dist/vlm4j.jar info 2>&1 | tee -a "$log"
+fi
+exit $status

@@ -1,0 +1,22 @@
+// The CUDA library when the build found no nvcc: the same C API, reporting why CUDA cannot be used.
+#include "vlm4j/cuda_kernels.h"
+
+#include <stdexcept>
+#include <string>
+
+namespace {
+[[noreturn]] void unavailable(const char* fn) {
+    throw std::runtime_error(std::string(fn) + ": this build has no CUDA kernels (nvcc was not found when it was built)");
+}
+}  // namespace
+
+const char* vlmc_status() { return "unavailable: this build has no CUDA kernels (nvcc was not found when it was built)"; }
+int vlmc_has_kernels() { return 0; }
+int64_t vlmc_malloc(int64_t) { unavailable("vlmc_malloc"); }
+void vlmc_free(int64_t) { unavailable("vlmc_free"); }
+void vlmc_memcpy_h2d(int64_t, const void*, int64_t) { unavailable("vlmc_memcpy_h2d"); }
+void vlmc_memcpy_d2h(void*, int64_t, int64_t) { unavailable("vlmc_memcpy_d2h"); }
+void vlmc_synchronize() { unavailable("vlmc_synchronize"); }
+void vlmc_activation(int, int, int64_t, int64_t, int64_t) { unavailable("vlmc_activation"); }
+void vlmc_add(int, int64_t, int64_t, int64_t, int64_t) { unavailable("vlmc_add"); }
+void vlmc_convert(int, int64_t, int, int64_t, int64_t) { unavailable("vlmc_convert"); }

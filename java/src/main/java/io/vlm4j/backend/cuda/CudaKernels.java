@@ -1,0 +1,34 @@
+package io.vlm4j.backend.cuda;
+
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * JavaCPP mapping of {@code cuda/include/vlm4j/cuda_kernels.h}. The CUDA runtime is linked statically (merged into
+ * the archive by cuda/Makefile), so this library loads on machines without a driver; {@link #vlmc_status()} then
+ * says why CUDA is unavailable. Built from a stub with the same API when the build machine has no nvcc.
+ * Link order: JavaCPP writes the -l flags in reverse, so the archive comes last here and first on the command line.
+ */
+@Platform(value = "linux-x86_64", include = "vlm4j/cuda_kernels.h", link = {"dl", "rt", "pthread", "vlm4j_cuda"},
+        compiler = {"cpp17"})
+public final class CudaKernels {
+    static {
+        Loader.load();
+    }
+
+    private CudaKernels() {}
+
+    public static native String vlmc_status();
+    public static native int vlmc_has_kernels();
+
+    public static native long vlmc_malloc(long bytes);
+    public static native void vlmc_free(long ptr);
+    public static native void vlmc_memcpy_h2d(long dst, @Cast("const void*") long src, long bytes);
+    public static native void vlmc_memcpy_d2h(@Cast("void*") long dst, long src, long bytes);
+    public static native void vlmc_synchronize();
+
+    public static native void vlmc_activation(int dtype, int act, long x, long out, long n);
+    public static native void vlmc_add(int dtype, long a, long b, long out, long n);
+    public static native void vlmc_convert(int srcDtype, long src, int dstDtype, long dst, long n);
+}
