@@ -1,35 +1,16 @@
 // Elementwise kernels (activations, add, dtype conversion) for F32, F16 and BF16 tensors; math in fp32.
-// Memory-bound: grid-stride loops over vectors of 8 bytes... kept scalar-per-thread here, one element per
-// iteration, since the load/store width is the dtype's; the harness (cuda/dev/elementwise.cu) reports GB/s.
+// Memory-bound grid-stride loops, one element per thread and iteration (variant 1; vectorized loads are the next
+// variant); the harness (cuda/dev/elementwise.cu) reports GB/s against the device's peak.
 #include "vlm4j/cuda_kernels.h"
-#include "check.cuh"
-
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
+#include "dtype.cuh"
 
 namespace {
 
-template <typename T> __device__ inline float to_f(T v);
-template <> __device__ inline float to_f<float>(float v) { return v; }
-template <> __device__ inline float to_f<__half>(__half v) { return __half2float(v); }
-template <> __device__ inline float to_f<__nv_bfloat16>(__nv_bfloat16 v) { return __bfloat162float(v); }
-
-template <typename T> __device__ inline T from_f(float v);
-template <> __device__ inline float from_f<float>(float v) { return v; }
-template <> __device__ inline __half from_f<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ inline __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
-
-__device__ inline float activate(float x, int act) {
-    switch (act) {
-        case 1: return 0.5f * x * erfcf(-x * 0.70710678118654752f);           // exact GELU, no cancellation
-        case 2: return x / (1.0f + expf(-1.702f * x));                          // QuickGELU
-        case 3: {                                                               // tanh GELU as x * sigmoid(2u)
-            const float u = 0.79788456080286536f * (x + 0.044715f * x * x * x);
-            return x / (1.0f + expf(-2.0f * u));
-        }
-        default: return x;
-    }
-}
+using vlmc::activate;
+using vlmc::check_dtype;
+using vlmc::dispatch;
+using vlmc::from_f;
+using vlmc::to_f;
 
 template <typename T>
 __global__ void activation_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t n, int act) {
@@ -57,19 +38,6 @@ constexpr int threads = 256;
 unsigned blocks_for(int64_t n) {
     const int64_t b = (n + threads - 1) / threads;
     return static_cast<unsigned>(b < 65536 * 8 ? b : 65536 * 8);  // grid-stride loops cover the rest
-}
-
-void check_dtype(const char* fn, int dtype) {
-    if (dtype < 0 || dtype > 2) vlmc::fail(fn, "dtype must be 0 (F32), 1 (F16) or 2 (BF16), got ", dtype);
-}
-
-template <typename F>
-void dispatch(int dtype, F&& f) {
-    switch (dtype) {
-        case 0: f(float{}); break;
-        case 1: f(__half{}); break;
-        default: f(__nv_bfloat16{}); break;
-    }
 }
 
 }  // namespace

@@ -20,3 +20,13 @@ void vlmc_synchronize() { unavailable("vlmc_synchronize"); }
 void vlmc_activation(int, int, int64_t, int64_t, int64_t) { unavailable("vlmc_activation"); }
 void vlmc_add(int, int64_t, int64_t, int64_t, int64_t) { unavailable("vlmc_add"); }
 void vlmc_convert(int, int64_t, int, int64_t, int64_t) { unavailable("vlmc_convert"); }
+void vlmc_layernorm(int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float) { unavailable("vlmc_layernorm"); }
+void vlmc_softmax(int, int64_t, int64_t, int64_t, int64_t) { unavailable("vlmc_softmax"); }
+void vlmc_l2_normalize(int, int64_t, int64_t, int64_t, int64_t, float) { unavailable("vlmc_l2_normalize"); }
+void vlmc_gather_rows(int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) { unavailable("vlmc_gather_rows"); }
+void vlmc_eos_pool(int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) { unavailable("vlmc_eos_pool"); }
+void vlmc_im2col_patches(int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) { unavailable("vlmc_im2col_patches"); }
+void vlmc_gemm(int, int, int, int64_t, int64_t, int64_t, int64_t, float, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+               float, int64_t, int64_t, int64_t, int64_t, int, int64_t, int64_t, int64_t) { unavailable("vlmc_gemm"); }
+void vlmc_attention(int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                    int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, int, int64_t) { unavailable("vlmc_attention"); }

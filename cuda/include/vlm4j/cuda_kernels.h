@@ -31,3 +31,40 @@ void vlmc_activation(int dtype, int act, int64_t x, int64_t out, int64_t n);
 void vlmc_add(int dtype, int64_t a, int64_t b, int64_t out, int64_t n);
 // dst = convert(src): F32 <-> F16 <-> BF16, round to nearest even.
 void vlmc_convert(int src_dtype, int64_t src, int dst_dtype, int64_t dst, int64_t n);
+
+// ---- normalization and row ops (norm.cu); x/out in `dtype`, gamma/beta float32, math in fp32 ----
+// With r != 0: s = x + r is written to sum_out (the new residual stream; may alias x) and out = LN(s); else out = LN(x).
+void vlmc_layernorm(int dtype, int64_t x, int64_t r, int64_t sum_out, int64_t gamma, int64_t beta, int64_t out,
+                    int64_t rows, int64_t dim, float eps);
+void vlmc_softmax(int dtype, int64_t x, int64_t out, int64_t rows, int64_t dim);
+// out = x / max(||x||_2, eps) per row (torch F.normalize)
+void vlmc_l2_normalize(int dtype, int64_t x, int64_t out, int64_t rows, int64_t dim, float eps);
+
+// ---- embeddings and pooling (embed.cu) ----
+// out[i, :] = table[ids[i], :] (table and out in `dtype`); an id outside [0, rows) throws naming its index.
+void vlmc_gather_rows(int dtype, int64_t table, int64_t rows, int64_t dim, int64_t ids, int64_t n, int64_t out);
+// EOS pooling as vlm_eos_pool_f32 (eos_id < 0: argmax of ids, else first ids == eos_id, throwing for a row without
+// it); positions (int64 [B] device memory, may be 0) receives the chosen positions.
+void vlmc_eos_pool(int dtype, int64_t hidden, int64_t ids, int64_t batch, int64_t len, int64_t dim, int64_t eos_id,
+                   int64_t out, int64_t positions);
+// Patch embedding's im2col: pixels float32 [B, C, H, W] -> cols `dtype` [B * (H/p) * (W/p), C*p*p] (row = one patch,
+// column order (c, dy, dx) = the conv weight's [D, C, p, p] layout), so that embeddings = cols . weight^T (+ bias).
+void vlmc_im2col_patches(int dtype, int64_t pixels, int64_t batch, int64_t channels, int64_t height, int64_t width,
+                         int64_t patch, int64_t cols);
+
+// ---- GEMM (gemm.cu) ----
+// Same contract as vlm_gemm_f32 (native/include/vlm4j/kernels.h): per batch b, C = alpha op(A) op(B) + beta C
+// (+ bias[n]) -> act -> (+ R). A, B, C, R in `dtype` (F32, F16, BF16), bias float32, accumulation in fp32.
+// variant 1: SIMT tiles (the FP32 checking path and the fallback for any shape).
+void vlmc_gemm(int dtype, int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
+               int64_t a, int64_t lda, int64_t stride_a, int64_t b, int64_t ldb, int64_t stride_b, float beta,
+               int64_t c, int64_t ldc, int64_t stride_c, int64_t bias, int act, int64_t r, int64_t ldr, int64_t stride_r);
+
+// ---- attention (attention.cu) ----
+// Same contract as vlm_attention_f32: out = softmax(scale q k^T + masks) v per (batch, head), q/k/v/out strided
+// (leading dimension per row, stride per batch, head h at columns h*head_dim), key_mask int32 [B, Lk] or 0.
+// variant 1: one warp per query row with an online softmax (no [L, L] matrix), head_dim <= 128.
+void vlmc_attention(int dtype, int64_t q, int64_t ldq, int64_t stride_q, int64_t k, int64_t ldk, int64_t stride_k,
+                    int64_t v, int64_t ldv, int64_t stride_v, int64_t out, int64_t ldo, int64_t stride_o,
+                    int64_t batch, int64_t heads, int64_t lq, int64_t lk, int64_t head_dim, float scale, int causal,
+                    int64_t key_mask);

@@ -31,4 +31,23 @@ public final class CudaKernels {
     public static native void vlmc_activation(int dtype, int act, long x, long out, long n);
     public static native void vlmc_add(int dtype, long a, long b, long out, long n);
     public static native void vlmc_convert(int srcDtype, long src, int dstDtype, long dst, long n);
+
+    public static native void vlmc_layernorm(int dtype, long x, long r, long sumOut, long gamma, long beta, long out,
+                                             long rows, long dim, float eps);
+    public static native void vlmc_softmax(int dtype, long x, long out, long rows, long dim);
+    public static native void vlmc_l2_normalize(int dtype, long x, long out, long rows, long dim, float eps);
+
+    public static native void vlmc_gather_rows(int dtype, long table, long rows, long dim, long ids, long n, long out);
+    public static native void vlmc_eos_pool(int dtype, long hidden, long ids, long batch, long len, long dim, long eosId,
+                                            long out, long positions);
+    public static native void vlmc_im2col_patches(int dtype, long pixels, long batch, long channels, long height,
+                                                  long width, long patch, long cols);
+
+    public static native void vlmc_gemm(int dtype, int transA, int transB, long batch, long m, long n, long k, float alpha,
+                                        long a, long lda, long strideA, long b, long ldb, long strideB, float beta,
+                                        long c, long ldc, long strideC, long bias, int act, long r, long ldr, long strideR);
+    public static native void vlmc_attention(int dtype, long q, long ldq, long strideQ, long k, long ldk, long strideK,
+                                             long v, long ldv, long strideV, long out, long ldo, long strideO,
+                                             long batch, long heads, long lq, long lk, long headDim, float scale,
+                                             int causal, long keyMask);
 }

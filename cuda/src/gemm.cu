@@ -1,0 +1,119 @@
+// GEMM with fused epilogue. Variant 1 (this file so far): SIMT tiles, 64x64 outputs per block of 256 threads, each
+// thread a 4x4 micro-tile, K in steps of 16 through shared memory as fp32 — the FP32 checking path and the fallback
+// for every shape. Tensor-core variants (mma.sync + ldmatrix + cp.async for sm_80+, wgmma/TMA for sm_90a) are
+// the next ones, checked against this one by cuda/dev/gemm.cu.
+#include "vlm4j/cuda_kernels.h"
+#include "dtype.cuh"
+
+namespace {
+
+using vlmc::from_f;
+using vlmc::to_f;
+
+constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4;
+
+struct Params {
+    int trans_a, trans_b;
+    int64_t batch, m, n, k;
+    float alpha, beta;
+    int64_t lda, stride_a, ldb, stride_b, ldc, stride_c, ldr, stride_r;
+    const float* bias;
+    int act;
+};
+
+template <typename T>
+__global__ void __launch_bounds__(256) gemm_simt(Params p, const T* __restrict__ a, const T* __restrict__ b, T* c,
+                                                 const T* __restrict__ r) {
+    __shared__ float as[BK][BM + 1];  // as[kk][i] = op(A)[row0 + i][k0 + kk]
+    __shared__ float bs[BK][BN + 1];  // bs[kk][j] = op(B)[k0 + kk][col0 + j]
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    const int64_t row0 = int64_t(blockIdx.y) * BM, col0 = int64_t(blockIdx.x) * BN;
+    for (int64_t bz = blockIdx.z; bz < p.batch; bz += gridDim.z) {
+        const T* A = a + bz * p.stride_a;
+        const T* B = b + bz * p.stride_b;
+        float acc[TM][TN] = {};
+        for (int64_t k0 = 0; k0 < p.k; k0 += BK) {
+            for (int e = threadIdx.x; e < BM * BK; e += blockDim.x) {
+                const int i = e / BK, kk = e % BK;
+                const int64_t gi = row0 + i, gk = k0 + kk;
+                float v = 0;
+                if (gi < p.m && gk < p.k) v = to_f(p.trans_a ? A[gk * p.lda + gi] : A[gi * p.lda + gk]);
+                as[kk][i] = v;
+            }
+            for (int e = threadIdx.x; e < BK * BN; e += blockDim.x) {
+                const int kk = e / BN, j = e % BN;
+                const int64_t gk = k0 + kk, gj = col0 + j;
+                float v = 0;
+                if (gk < p.k && gj < p.n) v = to_f(p.trans_b ? B[gj * p.ldb + gk] : B[gk * p.ldb + gj]);
+                bs[kk][j] = v;
+            }
+            __syncthreads();
+#pragma unroll
+            for (int kk = 0; kk < BK; ++kk) {
+                float av[TM], bv[TN];
+#pragma unroll
+                for (int i = 0; i < TM; ++i) av[i] = as[kk][ty * TM + i];
+#pragma unroll
+                for (int j = 0; j < TN; ++j) bv[j] = bs[kk][tx * TN + j];
+#pragma unroll
+                for (int i = 0; i < TM; ++i)
+#pragma unroll
+                    for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+            }
+            __syncthreads();
+        }
+        T* C = c + bz * p.stride_c;
+        const T* R = r ? r + bz * p.stride_r : nullptr;
+#pragma unroll
+        for (int i = 0; i < TM; ++i) {
+            const int64_t gi = row0 + ty * TM + i;
+            if (gi >= p.m) continue;
+#pragma unroll
+            for (int j = 0; j < TN; ++j) {
+                const int64_t gj = col0 + tx * TN + j;
+                if (gj >= p.n) continue;
+                float v = p.alpha * acc[i][j];
+                if (p.beta != 0.0f) v += p.beta * to_f(C[gi * p.ldc + gj]);
+                if (p.bias) v += p.bias[gj];
+                v = vlmc::activate(v, p.act);
+                if (R) v += to_f(R[gi * p.ldr + gj]);
+                C[gi * p.ldc + gj] = from_f<T>(v);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void vlmc_gemm(int dtype, int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
+               int64_t a, int64_t lda, int64_t stride_a, int64_t b, int64_t ldb, int64_t stride_b, float beta,
+               int64_t c, int64_t ldc, int64_t stride_c, int64_t bias, int act, int64_t r, int64_t ldr, int64_t stride_r) {
+    static const char* fn = "vlmc_gemm";
+    vlmc::check_dtype(fn, dtype);
+    vlmc::check_n(fn, batch);
+    vlmc::check_n(fn, m);
+    vlmc::check_n(fn, n);
+    vlmc::check_n(fn, k);
+    if (act < 0 || act > 3) vlmc::fail(fn, "act must be 0..3, got ", act);
+    if (batch == 0 || m == 0 || n == 0) return;
+    vlmc::check_ptr(fn, c, "c");
+    if (k > 0) {
+        vlmc::check_ptr(fn, a, "a");
+        vlmc::check_ptr(fn, b, "b");
+    }
+    if (lda < (trans_a ? m : k) || ldb < (trans_b ? k : n) || ldc < n || (r && ldr < n)) {
+        vlmc::fail(fn, "leading dimensions too small (lda ", lda, ", ldb ", ldb, ", ldc ", ldc, ", ldr ", ldr, ")");
+    }
+    if (stride_a < 0 || stride_b < 0 || stride_c < 0 || stride_r < 0) vlmc::fail(fn, "negative batch stride");
+    const int64_t gy = (m + BM - 1) / BM, gx = (n + BN - 1) / BN;
+    if (gy > 65535 || gx > 0x7fffffff) vlmc::fail(fn, "m or n too large for one launch (m ", m, ", n ", n, ")");
+    Params p{trans_a, trans_b, batch, m, n, k, alpha, beta, lda, stride_a, ldb, stride_b, ldc, stride_c, ldr, stride_r,
+             reinterpret_cast<const float*>(bias), act};
+    const dim3 grid(unsigned(gx), unsigned(gy), unsigned(batch < 65535 ? batch : 65535));
+    vlmc::dispatch(dtype, [&](auto t) {
+        using T = decltype(t);
+        gemm_simt<T><<<grid, 256>>>(p, reinterpret_cast<const T*>(a), reinterpret_cast<const T*>(b), reinterpret_cast<T*>(c),
+                                    reinterpret_cast<const T*>(r));
+    });
+    VLMC_CHECK(fn, cudaGetLastError());
+}
