@@ -26,6 +26,13 @@ __global__ void add_kernel(const T* __restrict__ a, const T* __restrict__ b, T* 
     }
 }
 
+template <typename T>
+__global__ void add_row_kernel(T* __restrict__ x, const T* __restrict__ row, int64_t n, int64_t dim) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+        x[i] = from_f<T>(to_f(x[i]) + to_f(row[i % dim]));
+    }
+}
+
 template <typename S, typename D>
 __global__ void convert_kernel(const S* __restrict__ src, D* __restrict__ dst, int64_t n) {
     for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
@@ -69,6 +76,22 @@ void vlmc_add(int dtype, int64_t a, int64_t b, int64_t out, int64_t n) {
         using T = decltype(t);
         add_kernel<T><<<blocks_for(n), threads>>>(reinterpret_cast<const T*>(a), reinterpret_cast<const T*>(b),
                                                   reinterpret_cast<T*>(out), n);
+    });
+    VLMC_CHECK(fn, cudaGetLastError());
+}
+
+void vlmc_add_row(int dtype, int64_t x, int64_t row, int64_t rows, int64_t dim) {
+    static const char* fn = "vlmc_add_row";
+    check_dtype(fn, dtype);
+    vlmc::check_n(fn, rows);
+    if (dim <= 0) vlmc::fail(fn, "dim must be > 0 (got ", dim, ")");
+    if (rows == 0) return;
+    vlmc::check_ptr(fn, x, "x");
+    vlmc::check_ptr(fn, row, "row");
+    const int64_t n = rows * dim;
+    dispatch(dtype, [&](auto t) {
+        using T = decltype(t);
+        add_row_kernel<T><<<blocks_for(n), threads>>>(reinterpret_cast<T*>(x), reinterpret_cast<const T*>(row), n, dim);
     });
     VLMC_CHECK(fn, cudaGetLastError());
 }

@@ -53,6 +53,11 @@ int64_t vlmc_malloc(int64_t bytes) {
         vlmc::fail(fn, "cannot allocate ", bytes, " bytes on the GPU (", cudaGetErrorString(e), "; ", free_b >> 20,
                    " MiB free of ", total_b >> 20, " MiB)");
     }
+    e = cudaMemset(p, 0, static_cast<size_t>(bytes));  // zero-filled, like host tensors
+    if (e != cudaSuccess) {
+        cudaFree(p);
+        vlmc::cuda_fail(fn, "cudaMemset", e);
+    }
     return reinterpret_cast<int64_t>(p);
 }
 
@@ -76,6 +81,16 @@ void vlmc_memcpy_d2h(void* dst, int64_t src, int64_t bytes) {
     vlmc::check_ptr(fn, src, "src");
     if (!dst) vlmc::fail(fn, "dst is null");
     VLMC_CHECK(fn, cudaMemcpy(dst, reinterpret_cast<const void*>(src), static_cast<size_t>(bytes), cudaMemcpyDeviceToHost));
+}
+
+void vlmc_memcpy_d2d(int64_t dst, int64_t src, int64_t bytes) {
+    static const char* fn = "vlmc_memcpy_d2d";
+    vlmc::check_n(fn, bytes);
+    if (bytes == 0) return;
+    vlmc::check_ptr(fn, dst, "dst");
+    vlmc::check_ptr(fn, src, "src");
+    VLMC_CHECK(fn, cudaMemcpy(reinterpret_cast<void*>(dst), reinterpret_cast<const void*>(src), static_cast<size_t>(bytes),
+                              cudaMemcpyDeviceToDevice));
 }
 
 void vlmc_synchronize() { VLMC_CHECK("vlmc_synchronize", cudaDeviceSynchronize()); }

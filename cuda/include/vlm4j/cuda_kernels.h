@@ -18,10 +18,11 @@ const char* vlmc_status();
 int vlmc_has_kernels();
 
 // ---- memory and streams (runtime.cu) ----
-int64_t vlmc_malloc(int64_t bytes);                       // device memory; throws naming the size on failure (OOM)
+int64_t vlmc_malloc(int64_t bytes);                       // zero-filled device memory; throws naming the size on OOM
 void vlmc_free(int64_t ptr);                              // 0 is a no-op
 void vlmc_memcpy_h2d(int64_t dst, const void* src, int64_t bytes);
 void vlmc_memcpy_d2h(void* dst, int64_t src, int64_t bytes);
+void vlmc_memcpy_d2d(int64_t dst, int64_t src, int64_t bytes);
 void vlmc_synchronize();
 
 // ---- elementwise (elementwise.cu); dtype codes as the CPU side: 0 = F32, 1 = F16, 2 = BF16 ----
@@ -29,6 +30,8 @@ void vlmc_synchronize();
 void vlmc_activation(int dtype, int act, int64_t x, int64_t out, int64_t n);
 // out[i] = a[i] + b[i]
 void vlmc_add(int dtype, int64_t a, int64_t b, int64_t out, int64_t n);
+// x[r, :] += row[:] for r < rows (broadcast add of a suffix, e.g. position embeddings), in place.
+void vlmc_add_row(int dtype, int64_t x, int64_t row, int64_t rows, int64_t dim);
 // dst = convert(src): F32 <-> F16 <-> BF16, round to nearest even.
 void vlmc_convert(int src_dtype, int64_t src, int dst_dtype, int64_t dst, int64_t n);
 

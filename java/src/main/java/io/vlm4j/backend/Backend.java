@@ -22,7 +22,7 @@ public interface Backend extends AutoCloseable {
 
     /** A zero-filled tensor on this backend's device. */
     default Tensor allocate(DType dtype, long... shape) {
-        return Tensor.allocate(dtype, shape);
+        return Tensor.allocate(device(), dtype, shape);
     }
 
     /**
@@ -35,6 +35,26 @@ public interface Backend extends AutoCloseable {
                 Tensor out);
 
     /** nn.Linear: x [..., K], weight [N, K], bias [N] or null: {@code out[..., N] = act(x·Wᵀ + b) + residual}. */
+    /** {@code t} itself when it lives on this backend's device, else a copy there (the caller then owns both). */
+    default Tensor onDevice(Tensor t) {
+        if (t.device() == device()) return t;
+        Tensor d = Tensor.allocate(device(), t.dtype(), t.shape());
+        try {
+            d.copyFrom(t);
+        } catch (RuntimeException e) {
+            d.close();
+            throw e;
+        }
+        return d;
+    }
+
+    /** Moves a tensor the caller owns to this backend's device: the same tensor, or a copy there with {@code t} closed. */
+    default Tensor adopt(Tensor t) {
+        Tensor d = onDevice(t);
+        if (d != t) t.close();
+        return d;
+    }
+
     default void linear(Tensor x, Tensor weight, Tensor bias, Activation act, Tensor residual, Tensor out) {
         long k = x.dim(-1);
         long rows = x.numel() / Math.max(1, k);

@@ -1,6 +1,7 @@
 package io.vlm4j.backend;
 
 import io.vlm4j.backend.cpu.CpuBackend;
+import io.vlm4j.backend.cuda.CudaBackend;
 import io.vlm4j.backend.cuda.CudaStatus;
 import io.vlm4j.backend.reference.ReferenceBackend;
 import java.util.Locale;
@@ -24,11 +25,15 @@ public final class Backends {
                 return new ReferenceBackend();
             case "cuda": {
                 Optional<String> why = CudaStatus.unavailableReason();
-                throw new IllegalArgumentException("backend cuda is unavailable: " + why.orElse("unknown reason"));
+                if (why.isPresent()) throw new IllegalArgumentException("backend cuda is unavailable: " + why.get());
+                return new CudaBackend();
             }
             case "auto": {
+                // The CUDA backend (FP32 variant 1) is chosen explicitly with --backend cuda until it has passed the
+                // conformance suite on a GPU (benchmarks/gpu/run.sh); auto stays on the CPU.
                 Optional<String> why = CudaStatus.unavailableReason();
-                why.ifPresent(w -> notice.accept("note: CUDA unavailable (" + w + "); using the CPU backend"));
+                notice.accept(why.map(w -> "note: CUDA unavailable (" + w + "); using the CPU backend")
+                        .orElse("note: a GPU is present; the CUDA backend is opt-in for now (--backend cuda); using the CPU backend"));
                 return new CpuBackend();
             }
             default:

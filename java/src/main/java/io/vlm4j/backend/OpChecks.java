@@ -122,6 +122,20 @@ public final class OpChecks {
         }
     }
 
+    /**
+     * Runs a kernel that validates the data it reads (token ids in range, an EOS in every row). Its C++
+     * std::invalid_argument / std::out_of_range reaches Java as a plain RuntimeException (JavaCPP); it is rethrown
+     * as the IllegalArgumentException the {@link Backend} contract promises for bad input.
+     */
+    public static void dataChecked(Runnable kernel) {
+        try {
+            kernel.run();
+        } catch (RuntimeException e) {
+            if (e.getClass() != RuntimeException.class) throw e;
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
     public static void requireRank(String op, String name, Tensor t, int rank) {
         if (t.rank() != rank) throw new IllegalArgumentException(op + ": " + name + " must have rank " + rank + ", got " + t);
     }

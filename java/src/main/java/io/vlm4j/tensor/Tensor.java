@@ -11,9 +11,10 @@ import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
 
 /**
- * A dense, row-major tensor in host native memory (device CPU). A tensor either owns its memory (from
- * {@link #allocate}) and frees it on {@link #close()}, or is a view into another tensor's memory (from
- * {@link #view}) whose close does nothing; a view must not outlive its owner.
+ * A dense, row-major tensor in host native memory (device CPU) or GPU memory (device CUDA). A tensor either owns its
+ * memory (from {@link #allocate}) and frees it on {@link #close()}, or is a view into another tensor's memory (from
+ * {@link #view}) whose close does nothing; a view must not outlive its owner. The array accessors work on both
+ * devices (a GPU tensor is staged through host memory); {@link #asByteBuffer()} is host only.
  */
 public final class Tensor implements AutoCloseable {
     private final DType dtype;
@@ -40,6 +41,16 @@ public final class Tensor implements AutoCloseable {
         long n = Shapes.numel(s);
         long bytes = Math.multiplyExact(n, (long) dtype.byteSize());
         return new Tensor(dtype, s, Device.CPU, NativeMemory.allocate(bytes), n, true);
+    }
+
+    /** Zero-filled host tensor, or uninitialized GPU memory for {@link Device#CUDA}. */
+    public static Tensor allocate(Device device, DType dtype, long... shape) {
+        if (device == Device.CPU) return allocate(dtype, shape);
+        Objects.requireNonNull(dtype, "dtype");
+        long[] s = shape.clone();
+        long n = Shapes.numel(s);
+        long bytes = Math.multiplyExact(n, (long) dtype.byteSize());
+        return new Tensor(dtype, s, Device.CUDA, DeviceMemory.allocate(bytes), n, true);
     }
 
     public static Tensor of(float[] data, long... shape) {
@@ -113,12 +124,24 @@ public final class Tensor implements AutoCloseable {
     public void copyFrom(float[] data) {
         requireType(DType.F32);
         requireLength(data.length);
+        if (device != Device.CPU) {
+            try (Tensor host = of(data, shape)) {
+                copyFrom(host);
+            }
+            return;
+        }
         new FloatPointer(raw()).put(data, 0, data.length);
     }
 
     public void copyFrom(int[] data) {
         requireType(DType.I32);
         requireLength(data.length);
+        if (device != Device.CPU) {
+            try (Tensor host = ofInts(data, shape)) {
+                copyFrom(host);
+            }
+            return;
+        }
         new IntPointer(raw()).put(data, 0, data.length);
     }
 
@@ -126,6 +149,13 @@ public final class Tensor implements AutoCloseable {
     public void copyFrom(ByteBuffer bytes) {
         if (bytes.remaining() != byteSize()) {
             throw new IllegalArgumentException("expected " + byteSize() + " bytes for " + this + ", got " + bytes.remaining());
+        }
+        if (device != Device.CPU) {
+            try (Tensor host = allocate(dtype, shape)) {
+                host.copyFrom(bytes);
+                copyFrom(host);
+            }
+            return;
         }
         BytePointer dst = new BytePointer(raw());
         dst.capacity(byteSize());
@@ -137,11 +167,18 @@ public final class Tensor implements AutoCloseable {
         if (src.dtype != dtype || src.numel != numel) {
             throw new IllegalArgumentException("cannot copy " + src + " into " + this);
         }
-        NativeKernels.vlm_copy(address(), src.address(), byteSize());
+        if (device == Device.CPU && src.device == Device.CPU) NativeKernels.vlm_copy(address(), src.address(), byteSize());
+        else DeviceMemory.copy(address(), device, src.address(), src.device, byteSize());
     }
 
     public float[] toFloatArray() {
         requireType(DType.F32);
+        if (device != Device.CPU) {
+            try (Tensor host = allocate(dtype, shape)) {
+                host.copyFrom(this);
+                return host.toFloatArray();
+            }
+        }
         float[] out = new float[Math.toIntExact(numel)];
         new FloatPointer(raw()).get(out, 0, out.length);
         return out;
@@ -149,6 +186,12 @@ public final class Tensor implements AutoCloseable {
 
     public int[] toIntArray() {
         requireType(DType.I32);
+        if (device != Device.CPU) {
+            try (Tensor host = allocate(dtype, shape)) {
+                host.copyFrom(this);
+                return host.toIntArray();
+            }
+        }
         int[] out = new int[Math.toIntExact(numel)];
         new IntPointer(raw()).get(out, 0, out.length);
         return out;
@@ -156,6 +199,7 @@ public final class Tensor implements AutoCloseable {
 
     /** A little-endian ByteBuffer over this tensor's memory (valid while the tensor is open; at most 2 GiB). */
     public ByteBuffer asByteBuffer() {
+        if (device != Device.CPU) throw new IllegalStateException(this + " is in GPU memory: copy it to a host tensor first");
         BytePointer p = new BytePointer(raw());
         p.capacity(byteSize());
         return p.asBuffer().order(ByteOrder.LITTLE_ENDIAN);
@@ -167,12 +211,13 @@ public final class Tensor implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
-        if (owner) NativeMemory.free(address, byteSize());
+        if (owner && device == Device.CPU) NativeMemory.free(address, byteSize());
+        else if (owner) DeviceMemory.free(address, byteSize());
     }
 
     @Override
     public String toString() {
-        return "Tensor" + Arrays.toString(shape) + " " + dtype + (closed ? " (closed)" : "");
+        return "Tensor" + Arrays.toString(shape) + " " + dtype + (device == Device.CPU ? "" : " " + device) + (closed ? " (closed)" : "");
     }
 
     private Pointer raw() {

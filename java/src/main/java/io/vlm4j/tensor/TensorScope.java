@@ -6,9 +6,20 @@ import java.util.Deque;
 /** Owns the tensors it allocates and frees them all, newest first, when closed. Not thread-safe. */
 public final class TensorScope implements AutoCloseable {
     private final Deque<Tensor> owned = new ArrayDeque<>();
+    private final Device device;
+
+    /** A scope allocating host tensors. */
+    public TensorScope() {
+        this(Device.CPU);
+    }
+
+    /** A scope allocating on {@code device} (a backend's scratch memory). */
+    public TensorScope(Device device) {
+        this.device = device;
+    }
 
     public Tensor allocate(DType dtype, long... shape) {
-        return track(Tensor.allocate(dtype, shape));
+        return track(Tensor.allocate(device, dtype, shape));
     }
 
     public Tensor f32(long... shape) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.vlm4j.backend.cpu.CpuBackend;
+import io.vlm4j.backend.cuda.CudaBackend;
 import io.vlm4j.backend.cuda.CudaStatus;
 import io.vlm4j.backend.reference.ReferenceBackend;
 import io.vlm4j.tensor.DType;
@@ -42,9 +43,7 @@ final class ConformanceSupport {
     static Stream<BackendCase> backends() {
         return Stream.of(
                 new BackendCase("cpu", CpuBackend::new, Optional.empty()),
-                // Replace with `new BackendCase("cuda", CudaBackend::new, CudaStatus.unavailableReason())` once it exists.
-                new BackendCase("cuda", () -> { throw new IllegalStateException("no CUDA backend"); },
-                        CudaStatus.unavailableReason()));
+                new BackendCase("cuda", CudaBackend::new, CudaStatus.unavailableReason()));
     }
 
     /** The backends plus the reference itself: for checks every backend must pass (argument rejection, leaks). */
@@ -73,13 +72,17 @@ final class ConformanceSupport {
     // ---- host/device transfers: identity for host backends, the one place a device copy goes ----
 
     static Tensor upload(Backend backend, TensorScope scope, float[] data, long... shape) {
-        requireHost(backend);
-        return scope.track(Tensor.of(data, shape));
+        try (Tensor host = Tensor.of(data, shape)) {
+            Tensor t = backend.onDevice(host);
+            return scope.track(t == host ? Tensor.of(data, shape) : t);
+        }
     }
 
     static Tensor uploadInts(Backend backend, TensorScope scope, int[] data, long... shape) {
-        requireHost(backend);
-        return scope.track(Tensor.ofInts(data, shape));
+        try (Tensor host = Tensor.ofInts(data, shape)) {
+            Tensor t = backend.onDevice(host);
+            return scope.track(t == host ? Tensor.ofInts(data, shape) : t);
+        }
     }
 
     /** A zero-filled F32 tensor on the backend's device. */
@@ -88,14 +91,7 @@ final class ConformanceSupport {
     }
 
     static float[] download(Tensor t) {
-        if (t.device() != Device.CPU) throw new UnsupportedOperationException("add the device-to-host copy for " + t.device());
-        return t.toFloatArray();
-    }
-
-    private static void requireHost(Backend backend) {
-        if (backend.device() != Device.CPU) {
-            throw new UnsupportedOperationException("add the host-to-device copy for " + backend.device());
-        }
+        return t.toFloatArray();  // staged through host memory for device tensors
     }
 
     // ---- comparison ----

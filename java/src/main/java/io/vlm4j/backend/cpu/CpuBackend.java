@@ -150,7 +150,7 @@ public final class CpuBackend implements Backend {
         long n = ids.numel(), d = table.dim(1);
         if (n == 0 || d == 0) return;
         long tableRows = table.dim(0);
-        dataChecked(() -> NativeKernels.vlm_gather_rows_f32(table.address(), tableRows, d, ids.address(), n, out.address()));
+        OpChecks.dataChecked(() -> NativeKernels.vlm_gather_rows_f32(table.address(), tableRows, d, ids.address(), n, out.address()));
     }
 
     @Override
@@ -160,7 +160,7 @@ public final class CpuBackend implements Backend {
         if (b == 0) return new long[0];
         try (Tensor index = Tensor.allocate(DType.F32, 2 * b)) {  // 8 bytes per int64 position
             int eos = eosTokenId.isPresent() ? eosTokenId.getAsInt() : -1;
-            dataChecked(() -> NativeKernels.vlm_eos_pool_f32(hidden.address(), ids.address(), b, len, d, eos, out.address(),
+            OpChecks.dataChecked(() -> NativeKernels.vlm_eos_pool_f32(hidden.address(), ids.address(), b, len, d, eos, out.address(),
                     index.address()));
             long[] pos = new long[(int) b];
             index.asByteBuffer().asLongBuffer().get(pos);
@@ -173,19 +173,5 @@ public final class CpuBackend implements Backend {
         OpChecks.checkConvert(src, dst);
         if (src.numel() == 0) return;
         NativeKernels.vlm_convert(src.dtype().code(), src.address(), dst.dtype().code(), dst.address(), src.numel());
-    }
-
-    /**
-     * Runs a kernel that validates the data it reads (token ids in range, an EOS in every row). Its C++
-     * std::invalid_argument / std::out_of_range reaches Java as a plain RuntimeException (JavaCPP); it is rethrown
-     * as the IllegalArgumentException the {@link Backend} contract promises for bad input.
-     */
-    private static void dataChecked(Runnable kernel) {
-        try {
-            kernel.run();
-        } catch (RuntimeException e) {
-            if (e.getClass() != RuntimeException.class) throw e;
-            throw new IllegalArgumentException(e.getMessage(), e);
-        }
     }
 }

@@ -26,10 +26,12 @@ public final class CudaKernels {
     public static native void vlmc_free(long ptr);
     public static native void vlmc_memcpy_h2d(long dst, @Cast("const void*") long src, long bytes);
     public static native void vlmc_memcpy_d2h(@Cast("void*") long dst, long src, long bytes);
+    public static native void vlmc_memcpy_d2d(long dst, long src, long bytes);
     public static native void vlmc_synchronize();
 
     public static native void vlmc_activation(int dtype, int act, long x, long out, long n);
     public static native void vlmc_add(int dtype, long a, long b, long out, long n);
+    public static native void vlmc_add_row(int dtype, long x, long row, long rows, long dim);
     public static native void vlmc_convert(int srcDtype, long src, int dstDtype, long dst, long n);
 
     public static native void vlmc_layernorm(int dtype, long x, long r, long sumOut, long gamma, long beta, long out,

@@ -3,9 +3,8 @@ package io.vlm4j.backend.cuda;
 import java.util.Optional;
 
 /**
- * Whether a CUDA backend can run here, from the CUDA library itself (driver, device, kernels for its architecture;
- * or a build without nvcc). The CUDA backend's ops are not written yet (issue #4 in progress), so even with a usable
- * GPU the answer is "unavailable" with both facts, and callers fall back to the CPU backend.
+ * Whether the CUDA backend can run here, from the CUDA library itself (driver, device, kernels for its
+ * architecture; or a build without nvcc).
  */
 public final class CudaStatus {
     private CudaStatus() {}
@@ -30,6 +29,6 @@ public final class CudaStatus {
     public static Optional<String> unavailableReason() {
         String s = deviceStatus();
         if (s.startsWith("unavailable: ")) return Optional.of(s.substring("unavailable: ".length()));
-        return Optional.of("the CUDA backend's ops are not implemented yet (device " + s.substring(s.indexOf(':') + 2) + ")");
+        return s.startsWith("available") ? Optional.empty() : Optional.of(s);
     }
 }

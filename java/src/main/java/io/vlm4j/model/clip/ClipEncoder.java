@@ -35,11 +35,12 @@ final class ClipEncoder implements AutoCloseable {
     private final int mlpWidth;
     private final float eps;
     private final Activation act;
-    private final TensorScope params = new TensorScope();
+    private final TensorScope params;  // weights, on the backend's device
 
     ClipEncoder(Backend backend, WeightSource weights, String prefix, int layerCount, int width, int mlpWidth,
                 int heads, double eps, Activation act) throws IOException {
         this.backend = backend;
+        this.params = new TensorScope(backend.device());
         this.width = width;
         this.heads = heads;
         this.mlpWidth = mlpWidth;
@@ -68,13 +69,13 @@ final class ClipEncoder implements AutoCloseable {
             }
         }
         return new Layer(
-                params.track(w.tensor(p + "layer_norm1.weight", d)), params.track(w.tensor(p + "layer_norm1.bias", d)),
+                adopt(w.tensor(p + "layer_norm1.weight", d)), adopt(w.tensor(p + "layer_norm1.bias", d)),
                 qkvW, qkvB,
-                params.track(w.tensor(p + "self_attn.out_proj.weight", d, d)),
-                params.track(w.tensor(p + "self_attn.out_proj.bias", d)),
-                params.track(w.tensor(p + "layer_norm2.weight", d)), params.track(w.tensor(p + "layer_norm2.bias", d)),
-                params.track(w.tensor(p + "mlp.fc1.weight", f, d)), params.track(w.tensor(p + "mlp.fc1.bias", f)),
-                params.track(w.tensor(p + "mlp.fc2.weight", d, f)), params.track(w.tensor(p + "mlp.fc2.bias", d)));
+                adopt(w.tensor(p + "self_attn.out_proj.weight", d, d)),
+                adopt(w.tensor(p + "self_attn.out_proj.bias", d)),
+                adopt(w.tensor(p + "layer_norm2.weight", d)), adopt(w.tensor(p + "layer_norm2.bias", d)),
+                adopt(w.tensor(p + "mlp.fc1.weight", f, d)), adopt(w.tensor(p + "mlp.fc1.bias", f)),
+                adopt(w.tensor(p + "mlp.fc2.weight", d, f)), adopt(w.tensor(p + "mlp.fc2.bias", d)));
     }
 
     int layerCount() { return layers.size(); }
@@ -85,7 +86,7 @@ final class ClipEncoder implements AutoCloseable {
      */
     void forward(Tensor x, boolean causal, Tensor keyMask, LayerObserver observer) {
         long b = x.dim(0), len = x.dim(1);
-        try (TensorScope scratch = new TensorScope()) {
+        try (TensorScope scratch = new TensorScope(backend.device())) {
             Tensor h = scratch.f32(b, len, width);              // LayerNorm output
             Tensor qkv = scratch.f32(b, len, 3L * width);       // fused projections
             Tensor attn = scratch.f32(b, len, width);           // attention output (heads concatenated)
@@ -112,6 +113,11 @@ final class ClipEncoder implements AutoCloseable {
         long gemm = rows * ((long) width * 3 * width + (long) width * width + 2L * width * mlpWidth);
         long attention = 2L * b * len * len * width;  // q·kᵀ and p·v over all heads
         return layers.size() * (gemm + attention);
+    }
+
+    /** A loaded host weight, moved to the backend's device and owned by this object. */
+    private Tensor adopt(Tensor host) {
+        return params.track(backend.adopt(host));
     }
 
     @Override

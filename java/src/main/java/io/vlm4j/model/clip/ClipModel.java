@@ -143,7 +143,7 @@ public final class ClipModel implements AutoCloseable {
                 shape[0] = c;
                 v.forward(pixels.view(i * per, shape), out.view(i * e, c, e));
             }
-            if (normalize) backend.l2Normalize(out, NORM_EPS, out);
+            if (normalize) normalizeRows(out);
             return out;
         } catch (RuntimeException ex) {
             out.close();
@@ -162,12 +162,29 @@ public final class ClipModel implements AutoCloseable {
                 long c = Math.min(batchSize, n - i);
                 t.forward(ids.view(i * len, c, len), out.view(i * e, c, e));
             }
-            if (normalize) backend.l2Normalize(out, NORM_EPS, out);
+            if (normalize) normalizeRows(out);
             return out;
         } catch (RuntimeException ex) {
             out.close();
             throw ex;
         }
+    }
+
+    /** L2-normalizes the rows of a host result: with the backend when it computes on the host, else in Java. */
+    private void normalizeRows(Tensor out) {
+        if (out.device() == backend.device()) {
+            backend.l2Normalize(out, NORM_EPS, out);
+            return;
+        }
+        int n = (int) out.dim(0), e = (int) out.dim(1);
+        float[] v = out.toFloatArray();
+        for (int i = 0; i < n; i++) {
+            double ss = 0;
+            for (int j = 0; j < e; j++) ss += (double) v[i * e + j] * v[i * e + j];
+            double div = Math.max(Math.sqrt(ss), NORM_EPS);  // F.normalize: x / max(||x||, eps)
+            for (int j = 0; j < e; j++) v[i * e + j] = (float) (v[i * e + j] / div);
+        }
+        out.copyFrom(v);
     }
 
     /** Array convenience: pixels is N images of C·S·S floats each (NCHW). */

@@ -36,7 +36,7 @@ public final class ClipTextTower implements AutoCloseable {
     private final Backend backend;
     private final ClipTextConfig config;
     private final int projectionDim;
-    private final TensorScope params = new TensorScope();
+    private final TensorScope params;  // weights, on the backend's device
     private final Tensor tokenEmbedding;  // [V, D]
     private final Tensor positions;       // [maxPos, D]
     private final Tensor finalGamma, finalBeta;
@@ -47,16 +47,17 @@ public final class ClipTextTower implements AutoCloseable {
     public ClipTextTower(Backend backend, ClipTextConfig config, int projectionDim, WeightSource weights)
             throws IOException {
         this.backend = backend;
+        this.params = new TensorScope(backend.device());
         this.config = config;
         this.projectionDim = projectionDim;
         long d = config.hiddenSize();
         String e = "text_model.embeddings.";
         try {
-            tokenEmbedding = params.track(weights.tensor(e + "token_embedding.weight", config.vocabSize(), d));
-            positions = params.track(weights.tensor(e + "position_embedding.weight", config.maxPositionEmbeddings(), d));
-            finalGamma = params.track(weights.tensor("text_model.final_layer_norm.weight", d));
-            finalBeta = params.track(weights.tensor("text_model.final_layer_norm.bias", d));
-            projection = params.track(weights.tensor("text_projection.weight", projectionDim, d));
+            tokenEmbedding = adopt(weights.tensor(e + "token_embedding.weight", config.vocabSize(), d));
+            positions = adopt(weights.tensor(e + "position_embedding.weight", config.maxPositionEmbeddings(), d));
+            finalGamma = adopt(weights.tensor("text_model.final_layer_norm.weight", d));
+            finalBeta = adopt(weights.tensor("text_model.final_layer_norm.bias", d));
+            projection = adopt(weights.tensor("text_projection.weight", projectionDim, d));
             encoder = new ClipEncoder(backend, weights, "text_model.encoder", config.numHiddenLayers(),
                     config.hiddenSize(), config.intermediateSize(), config.numAttentionHeads(), config.layerNormEps(),
                     Activation.fromHf(config.hiddenAct()));
@@ -93,24 +94,35 @@ public final class ClipTextTower implements AutoCloseable {
         }
         OpChecks.requireShape("text forward", "out", out, b, projectionDim);
         if (b == 0) return;
-        try (TensorScope scratch = new TensorScope()) {
+        try (TensorScope scratch = new TensorScope(backend.device())) {
+            // inputs and output on the backend's device (the same tensors on the CPU)
+            Tensor devIds = ids.device() == backend.device() ? ids : scratch.track(backend.onDevice(ids));
+            Tensor devMask = attentionMask == null || attentionMask.device() == backend.device() ? attentionMask
+                    : scratch.track(backend.onDevice(attentionMask));
+            Tensor devOut = out.device() == backend.device() ? out : scratch.f32(b, projectionDim);
             Tensor x = scratch.f32(b, len, d);                        // [B, L, D]
-            backend.gather(tokenEmbedding, ids, x);
+            backend.gather(tokenEmbedding, devIds, x);
             backend.addBroadcast(x, positions.view(0, len, d));
             if (observer != null) observer.hiddenState(0, x);
-            encoder.forward(x, true, attentionMask, observer == null ? null : observer::hiddenState);
+            encoder.forward(x, true, devMask, observer == null ? null : observer::hiddenState);
             backend.layerNorm(x, finalGamma, finalBeta, (float) config.layerNormEps(), x);
             if (observer != null) observer.afterFinalLayerNorm(x);
             Tensor pooled = scratch.f32(b, d);                        // [B, D]
-            long[] pos = backend.eosPool(x, ids, poolingEosId(), pooled);
+            long[] pos = backend.eosPool(x, devIds, poolingEosId(), pooled);
             if (observer != null) observer.pooledPositions(pos);
-            backend.linear(pooled, projection, null, Activation.NONE, null, out);
+            backend.linear(pooled, projection, null, Activation.NONE, null, devOut);
+            if (devOut != out) out.copyFrom(devOut);
         }
     }
 
     /** Multiply-accumulates per text of length {@code len}. */
     public long macsPerText(long len) {
         return encoder.macs(1, len) + (long) config.hiddenSize() * projectionDim;
+    }
+
+    /** A loaded host weight, moved to the backend's device and owned by this object. */
+    private Tensor adopt(Tensor host) {
+        return params.track(backend.adopt(host));
     }
 
     @Override

@@ -29,7 +29,7 @@ public final class ClipVisionTower implements AutoCloseable {
     private final Backend backend;
     private final ClipVisionConfig config;
     private final int projectionDim;
-    private final TensorScope params = new TensorScope();
+    private final TensorScope params;  // weights, on the backend's device
     private final Tensor patchWeight;     // [D, C, P, P]
     private final Tensor classEmbedding;  // [D]
     private final Tensor positions;       // [N, D]
@@ -41,19 +41,20 @@ public final class ClipVisionTower implements AutoCloseable {
     public ClipVisionTower(Backend backend, ClipVisionConfig config, int projectionDim, WeightSource weights)
             throws IOException {
         this.backend = backend;
+        this.params = new TensorScope(backend.device());
         this.config = config;
         this.projectionDim = projectionDim;
         long d = config.hiddenSize(), p = config.patchSize();
         String e = "vision_model.embeddings.";
         try {
-            patchWeight = params.track(weights.tensor(e + "patch_embedding.weight", d, config.numChannels(), p, p));
-            classEmbedding = params.track(weights.tensor(e + "class_embedding", d));
-            positions = params.track(weights.tensor(e + "position_embedding.weight", config.numPositions(), d));
-            preGamma = params.track(weights.tensor("vision_model.pre_layrnorm.weight", d));
-            preBeta = params.track(weights.tensor("vision_model.pre_layrnorm.bias", d));
-            postGamma = params.track(weights.tensor("vision_model.post_layernorm.weight", d));
-            postBeta = params.track(weights.tensor("vision_model.post_layernorm.bias", d));
-            projection = params.track(weights.tensor("visual_projection.weight", projectionDim, d));
+            patchWeight = adopt(weights.tensor(e + "patch_embedding.weight", d, config.numChannels(), p, p));
+            classEmbedding = adopt(weights.tensor(e + "class_embedding", d));
+            positions = adopt(weights.tensor(e + "position_embedding.weight", config.numPositions(), d));
+            preGamma = adopt(weights.tensor("vision_model.pre_layrnorm.weight", d));
+            preBeta = adopt(weights.tensor("vision_model.pre_layrnorm.bias", d));
+            postGamma = adopt(weights.tensor("vision_model.post_layernorm.weight", d));
+            postBeta = adopt(weights.tensor("vision_model.post_layernorm.bias", d));
+            projection = adopt(weights.tensor("visual_projection.weight", projectionDim, d));
             encoder = new ClipEncoder(backend, weights, "vision_model.encoder", config.numHiddenLayers(),
                     config.hiddenSize(), config.intermediateSize(), config.numAttentionHeads(), config.layerNormEps(),
                     Activation.fromHf(config.hiddenAct()));
@@ -82,9 +83,12 @@ public final class ClipVisionTower implements AutoCloseable {
         OpChecks.requireShape("vision forward", "out", out, b, projectionDim);
         if (b == 0) return;
         long d = config.hiddenSize(), n = config.numPositions(), g2 = n - 1;
-        try (TensorScope scratch = new TensorScope()) {
+        try (TensorScope scratch = new TensorScope(backend.device())) {
+            // input and output on the backend's device (the same tensors on the CPU)
+            Tensor devPixels = pixels.device() == backend.device() ? pixels : scratch.track(backend.onDevice(pixels));
+            Tensor devOut = out.device() == backend.device() ? out : scratch.f32(b, projectionDim);
             Tensor patches = scratch.f32(b, g2, d);                  // [B, G², D]
-            backend.patchEmbed(pixels, patchWeight, null, patches);
+            backend.patchEmbed(devPixels, patchWeight, null, patches);
             Tensor x = scratch.f32(b, n, d);                         // [B, N, D]: class token first
             for (long i = 0; i < b; i++) {
                 x.view(i * n * d, d).copyFrom(classEmbedding);
@@ -99,7 +103,8 @@ public final class ClipVisionTower implements AutoCloseable {
             for (long i = 0; i < b; i++) cls.view(i * d, d).copyFrom(x.view(i * n * d, d));
             backend.layerNorm(cls, postGamma, postBeta, (float) config.layerNormEps(), cls);
             if (observer != null) observer.pooled(cls);
-            backend.linear(cls, projection, null, Activation.NONE, null, out);
+            backend.linear(cls, projection, null, Activation.NONE, null, devOut);
+            if (devOut != out) out.copyFrom(devOut);
         }
     }
 
@@ -108,6 +113,11 @@ public final class ClipVisionTower implements AutoCloseable {
         long d = config.hiddenSize(), n = config.numPositions(), p = config.patchSize();
         long patch = (n - 1) * d * config.numChannels() * p * p;
         return patch + encoder.macs(1, n) + d * projectionDim;
+    }
+
+    /** A loaded host weight, moved to the backend's device and owned by this object. */
+    private Tensor adopt(Tensor host) {
+        return params.track(backend.adopt(host));
     }
 
     @Override
