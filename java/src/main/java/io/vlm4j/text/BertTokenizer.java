@@ -21,17 +21,20 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * BERT WordPiece tokenizer as BiomedCLIP uses it (spec 04 §5; HF {@code BertTokenizer}: {@code BasicTokenizer} +
- * {@code WordpieceTokenizer}), after open_clip's {@code clean='whitespace'} ({@link TextCleaner#cleanKeepCase}):
- * drop control characters, space out CJK ideographs, NFC, split on whitespace; per word lowercase and strip accents
- * (NFD, drop Mn) when configured, split punctuation; then greedy longest-match-first WordPiece with {@code ##}
- * continuations, a word over {@code maxInputCharsPerWord} or with no match becomes {@code [UNK]}. The special tokens
- * written literally in a text ({@code [CLS]}, {@code [SEP]}, ...) are kept whole. Ids are vocabulary line numbers.
+ * BERT WordPiece tokenizer (spec 04 §5) with the semantics of Hugging Face's {@code BertTokenizer} in transformers 5
+ * (the Rust {@code tokenizers} BertNormalizer + BertPreTokenizer + WordPiece): drop control characters (Cc, Cf, Co,
+ * Cs; unassigned code points are kept), space out CJK ideographs, lowercase code point by code point and strip
+ * accents (NFD, drop Mn) when configured, split on whitespace and punctuation; then greedy longest-match-first
+ * WordPiece with {@code ##} continuations, a word over {@code maxInputCharsPerWord} or with no match becomes
+ * {@code [UNK]}. Special tokens written in a text ({@code [CLS]}, {@code [SEP]}, ...) are kept whole. Ids are
+ * vocabulary line numbers. With {@code openClipClean} (set when the directory has an {@code open_clip_config.json},
+ * as BiomedCLIP's), open_clip's {@code clean='whitespace'} ({@link TextCleaner#cleanKeepCase}) runs first.
  */
 public final class BertTokenizer implements Tokenizer {
     /** Options of HF's BertTokenizer / BertNormalizer. {@code stripAccents == null} follows {@code lowerCase}. */
-    public record Options(boolean lowerCase, Boolean stripAccents, boolean splitChinese, int maxInputCharsPerWord, int context) {
-        public static final Options UNCASED = new Options(true, null, true, 100, 512);
+    public record Options(boolean lowerCase, Boolean stripAccents, boolean splitChinese, int maxInputCharsPerWord, int context,
+                          boolean openClipClean) {
+        public static final Options UNCASED = new Options(true, null, true, 100, 512, false);
 
         boolean strip() { return stripAccents != null ? stripAccents : lowerCase; }
     }
@@ -103,7 +106,7 @@ public final class BertTokenizer implements Tokenizer {
             Boolean strip = norm.path("strip_accents").isBoolean() ? Boolean.valueOf(norm.get("strip_accents").asBoolean()) : opt.stripAccents();
             boolean chinese = norm.path("handle_chinese_chars").asBoolean(opt.splitChinese());
             int maxChars = model.path("max_input_chars_per_word").asInt(opt.maxInputCharsPerWord());
-            return new BertTokenizer(Arrays.asList(tokens), new Options(lower, strip, chinese, maxChars, opt.context()), file);
+            return new BertTokenizer(Arrays.asList(tokens), new Options(lower, strip, chinese, maxChars, opt.context(), opt.openClipClean()), file);
         }
         String text;
         try {
@@ -132,17 +135,18 @@ public final class BertTokenizer implements Tokenizer {
             if (max.canConvertToInt() && max.asInt() >= 2 && max.asInt() <= 1_000_000) ctx = max.asInt();
         }
         Path oc = dir.resolve("open_clip_config.json");
-        if (Files.isRegularFile(oc)) {
+        boolean openClip = Files.isRegularFile(oc);
+        if (openClip) {
             JsonNode c = StrictJson.parseObject(oc, "open_clip config", Files.readAllBytes(oc));
             JsonNode len = c.path("model_cfg").path("text_cfg").path("context_length");
             if (len.canConvertToInt() && len.asInt() >= 2) ctx = len.asInt();
         }
-        return new Options(lower, strip, chinese, base.maxInputCharsPerWord(), ctx);
+        return new Options(lower, strip, chinese, base.maxInputCharsPerWord(), ctx, openClip);
     }
 
     @Override
     public int[] tokenize(String text) {
-        String t = TextCleaner.cleanKeepCase(text);
+        String t = options.openClipClean() ? TextCleaner.cleanKeepCase(text) : text;
         List<Integer> out = new ArrayList<>();
         // special tokens written in the text stay whole (HF splits them off before basic tokenization)
         int pos = 0;
@@ -165,20 +169,19 @@ public final class BertTokenizer implements Tokenizer {
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** HF BasicTokenizer: clean, CJK spacing, NFC, whitespace split, lowercase + strip accents, punctuation split. */
+    /** BertNormalizer + BertPreTokenizer: clean, CJK spacing, whitespace split, lowercase + strip accents, punctuation split. */
     List<String> basicTokens(String text) {
         StringBuilder sb = new StringBuilder(text.length() + 8);
         text.codePoints().forEach(cp -> {
-            if (cp == 0 || cp == 0xFFFD || isControl(cp)) return;
+            if (cp == 0 || cp == 0xFFFD || isControl(cp)) return;  // first: VT, FF and NEL are controls here
             if (isWhitespace(cp)) sb.append(' ');
             else if (options.splitChinese() && isCjk(cp)) sb.append(' ').appendCodePoint(cp).append(' ');
             else sb.appendCodePoint(cp);
         });
-        String nfc = Normalizer.normalize(sb, Normalizer.Form.NFC);
         List<String> out = new ArrayList<>();
-        for (String w : nfc.split(" ")) {
+        for (String w : sb.toString().split(" ")) {  // no NFC: the Rust BertNormalizer has none
             if (w.isEmpty()) continue;
-            if (options.lowerCase()) w = w.toLowerCase(Locale.ROOT);
+            if (options.lowerCase()) w = lowerEachCodePoint(w);
             if (options.strip()) w = Normalizer.normalize(w, Normalizer.Form.NFD).replaceAll("\\p{Mn}", "");
             StringBuilder cur = new StringBuilder();
             for (int i = 0; i < w.length(); ) {
@@ -224,16 +227,24 @@ public final class BertTokenizer implements Tokenizer {
         }
     }
 
-    private static boolean isWhitespace(int cp) {
-        return cp == ' ' || cp == '\t' || cp == '\n' || cp == '\r' || Character.getType(cp) == Character.SPACE_SEPARATOR;
+    /** Rust's per-char {@code to_lowercase}: full mappings (İ -> i̇) but no context (a final Σ stays σ). */
+    private static String lowerEachCodePoint(String w) {
+        StringBuilder sb = new StringBuilder(w.length());
+        w.codePoints().forEach(cp -> sb.append(new String(Character.toChars(cp)).toLowerCase(Locale.ROOT)));
+        return sb.toString();
     }
 
-    /** Categories C* (Cc, Cf, Cn, Co, Cs) except tab, newline and carriage return (HF _is_control). */
+    /** Unicode White_Space (Rust's char::is_whitespace): Zs, Zl, Zp, tab..CR, NEL; not U+001C..U+001F. */
+    private static boolean isWhitespace(int cp) {
+        if (cp >= 0x1C && cp <= 0x1F) return false;
+        return Character.isWhitespace(cp) || Character.isSpaceChar(cp) || cp == 0x85;
+    }
+
+    /** Cc, Cf, Co, Cs except tab, newline and carriage return (tokenizers' is_control; unassigned Cn is kept). */
     private static boolean isControl(int cp) {
         if (cp == '\t' || cp == '\n' || cp == '\r') return false;
         int t = Character.getType(cp);
-        return t == Character.CONTROL || t == Character.FORMAT || t == Character.UNASSIGNED || t == Character.PRIVATE_USE
-                || t == Character.SURROGATE;
+        return t == Character.CONTROL || t == Character.FORMAT || t == Character.PRIVATE_USE || t == Character.SURROGATE;
     }
 
     /** ASCII 33-47, 58-64, 91-96, 123-126, or a Unicode P* category (HF _is_punctuation). */
@@ -245,10 +256,10 @@ public final class BertTokenizer implements Tokenizer {
                 || t == Character.FINAL_QUOTE_PUNCTUATION || t == Character.OTHER_PUNCTUATION;
     }
 
-    /** The CJK Unified Ideograph blocks HF spaces out (spec 04 §5). */
+    /** The CJK ideograph ranges tokenizers' BertNormalizer spaces out (its fifth range starts at U+2B920). */
     private static boolean isCjk(int cp) {
         return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF)
-                || (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B820 && cp <= 0x2CEAF)
+                || (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF)
                 || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
     }
 

@@ -71,9 +71,9 @@ class BertTokenizerTest {
         assertEquals(List.of("hello", "!", "how", "are", "you", "?"), tok.basicTokens(" \tHeLLo!how  \n Are yoU?  "));
         assertEquals(List.of("\u4e2d", "\u6587", "ab"), tok.basicTokens("\u4e2d\u6587ab"), "CJK characters split");
         assertEquals(List.of("hallo", "!", "how", "are", "you", "?"), tok.basicTokens(" \tH\u00e4LLo!how  \n Are yoU?  "), "accents stripped");
-        BertTokenizer cased = new BertTokenizer(vocab, new BertTokenizer.Options(false, null, true, 100, 512), Path.of("v"));
+        BertTokenizer cased = new BertTokenizer(vocab, new BertTokenizer.Options(false, null, true, 100, 512, false), Path.of("v"));
         assertEquals(List.of("H\u00e4LLo", "!"), cased.basicTokens("H\u00e4LLo!"), "cased: no lowercasing, accents kept");
-        BertTokenizer shortWords = new BertTokenizer(vocab, new BertTokenizer.Options(true, null, true, 5, 512), Path.of("v"));
+        BertTokenizer shortWords = new BertTokenizer(vocab, new BertTokenizer.Options(true, null, true, 5, 512, false), Path.of("v"));
         assertArrayEquals(new int[] {13, 0}, shortWords.tokenize("low lowest"), "a word over 5 characters is [UNK]");
         assertArrayEquals(new int[] {1, 9, 2, 3, 3}, tok.encode("un", 5).ids());
         assertArrayEquals(new int[] {1, 1, 1, 0, 0}, tok.encode("un", 5).attentionMask());
