@@ -4,8 +4,9 @@
 # Java library what it sees. Results go to $OUT (or ./gpu-results) with device, date and commit.
 #   run from the repository root:  bash benchmarks/gpu/run.sh
 # Needs: nvcc, make, g++; for the Java part a JRE at dist/jre (jlink) and dist/vlm4j.jar (optional).
-# Not yet here (issue #4 in progress): the CUDA backend conformance suite and the tower throughput table against
-# PyTorch, which need the CUDA backend's ops.
+# The CUDA backend's self-test (`vlm4j check --backend cuda`: every op vs the float64 reference, golden tiny model)
+# runs when dist/ holds the JRE and jar. Not yet here (issue #4 in progress): the tower throughput table against
+# PyTorch.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out="${OUT:-gpu-results}"
@@ -26,5 +27,8 @@ for h in cuda/build/dev/*; do
 done
 if [ -x dist/jre/bin/java ] && [ -f dist/vlm4j.jar ]; then
   dist/jre/bin/java -jar dist/vlm4j.jar info 2>&1 | tee -a "$log"
+  # every op of the CUDA backend vs the float64 reference, and the golden tiny model end to end
+  golden=$( [ -d shared/golden ] && echo shared/golden || echo ../shared/golden )
+  dist/jre/bin/java -jar dist/vlm4j.jar check --backend cuda --golden "$golden" 2>&1 | tee -a "$log" || status=1
 fi
 exit $status

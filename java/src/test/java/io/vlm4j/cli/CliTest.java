@@ -228,4 +228,16 @@ class CliTest {
                 "--images", golden.resolve("preprocess").toString(), "--labels", "a,,b");
         assertEquals(2, bad.code());
     }
+
+    @Test
+    void checkPassesOnTheCpuBackendAndNamesWhyCudaCannotRun() throws Exception {
+        Run r = run("check", "--backend", "cpu", "--golden", Golden.dir().toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("0 failed") && r.out().contains("golden text_embeds") && r.out().contains("all checks passed"), r.out());
+        if (io.vlm4j.backend.cuda.CudaStatus.unavailableReason().isPresent()) {
+            Run c = run("check", "--backend", "cuda");
+            assertEquals(2, c.code());
+            assertTrue(c.err().contains("unavailable"), c.err());
+        }
+    }
 }

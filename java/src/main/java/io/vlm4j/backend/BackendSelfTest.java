@@ -1,0 +1,171 @@
+package io.vlm4j.backend;
+
+import io.vlm4j.backend.reference.ReferenceBackend;
+import io.vlm4j.tensor.DType;
+import io.vlm4j.tensor.Tensor;
+import io.vlm4j.tensor.TensorScope;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalInt;
+import java.util.SplittableRandom;
+import java.util.function.BiFunction;
+
+/**
+ * Every op of a backend against the float64 {@link ReferenceBackend} on seeded random inputs at odd shapes, in one
+ * call and without a test framework: what {@code vlm4j check} runs on a new machine (the GPU check script uses it
+ * for the CUDA backend, where Maven and JUnit are not available). The unit-test suite (OpConformance*) goes further.
+ */
+public final class BackendSelfTest {
+    /** One op at one shape: normwise error max|ours - ref| / max(1, max|ref|). */
+    public record Result(String op, String shape, double error, boolean ok) {}
+
+    private final Backend backend;
+    private final double tolerance;
+    private final SplittableRandom rng = new SplittableRandom(20261123);
+
+    public BackendSelfTest(Backend backend, double tolerance) {
+        this.backend = backend;
+        this.tolerance = tolerance;
+    }
+
+    public List<Result> run() {
+        List<Result> out = new ArrayList<>();
+        try (Backend ref = new ReferenceBackend()) {
+            long[][] mm = {{1, 1, 1, 1}, {1, 7, 13, 5}, {2, 65, 33, 17}, {1, 197, 77, 131}, {3, 64, 64, 64}};
+            for (long[] s : mm) {
+                for (int t = 0; t < 4; t++) {
+                    boolean ta = (t & 1) != 0, tb = (t & 2) != 0;
+                    long b = s[0], m = s[1], n = s[2], k = s[3];
+                    long[] as = ta ? new long[] {b, k, m} : new long[] {b, m, k}, bs = tb ? new long[] {b, n, k} : new long[] {b, k, n};
+                    float[] av = rand(b * m * k), bv = rand(b * k * n), bias = rand(n), res = rand(b * m * n);
+                    Activation act = Activation.values()[t % Activation.values().length];
+                    out.add(compare(ref, "matmul", String.format("b%d %dx%dx%d%s%s %s", b, m, n, k, ta ? " tA" : "", tb ? " tB" : "", act),
+                            (be, sc) -> {
+                                Tensor o = sc.track(be.allocate(DType.F32, b, m, n));
+                                be.matmul(up(be, sc, av, as), ta, up(be, sc, bv, bs), tb, up(be, sc, bias, n), act, up(be, sc, res, b, m, n), o);
+                                return o;
+                            }));
+                }
+            }
+            for (long[] s : new long[][] {{1, 1}, {7, 33}, {197, 768}, {77, 512}, {5, 1000}}) {
+                long r = s[0], d = s[1];
+                float[] x = rand(r * d, 3), g = rand(d), bt = rand(d), y = rand(r * d);
+                String sh = r + "x" + d;
+                out.add(compare(ref, "layerNorm", sh, (be, sc) -> {
+                    Tensor o = sc.track(be.allocate(DType.F32, r, d));
+                    be.layerNorm(up(be, sc, x, r, d), up(be, sc, g, d), up(be, sc, bt, d), 1e-5f, o);
+                    return o;
+                }));
+                out.add(compare(ref, "softmax", sh, (be, sc) -> {
+                    Tensor o = sc.track(be.allocate(DType.F32, r, d));
+                    be.softmax(up(be, sc, x, r, d), o);
+                    return o;
+                }));
+                out.add(compare(ref, "l2Normalize", sh, (be, sc) -> {
+                    Tensor o = sc.track(be.allocate(DType.F32, r, d));
+                    be.l2Normalize(up(be, sc, x, r, d), 1e-12f, o);
+                    return o;
+                }));
+                out.add(compare(ref, "add", sh, (be, sc) -> {
+                    Tensor o = sc.track(be.allocate(DType.F32, r, d));
+                    be.add(up(be, sc, x, r, d), up(be, sc, y, r, d), o);
+                    return o;
+                }));
+                out.add(compare(ref, "addBroadcast", sh, (be, sc) -> {
+                    Tensor o = up(be, sc, x, r, d);
+                    be.addBroadcast(o, up(be, sc, g, d));
+                    return o;
+                }));
+                for (Activation a : Activation.values()) {
+                    out.add(compare(ref, "activation " + a, sh, (be, sc) -> {
+                        Tensor o = sc.track(be.allocate(DType.F32, r, d));
+                        be.activation(a, up(be, sc, x, r, d), o);
+                        return o;
+                    }));
+                }
+            }
+            long[][] att = {{1, 1, 1, 1, 32, 0}, {2, 12, 50, 50, 64, 0}, {2, 8, 77, 77, 64, 1}, {1, 12, 197, 197, 64, 0}, {1, 4, 33, 65, 80, 1}};
+            for (long[] s : att) {
+                long b = s[0], h = s[1], lq = s[2], lk = s[3], hd = s[4], w = h * hd;
+                boolean causal = s[5] != 0;
+                float[] q = rand(b * lq * w), kk = rand(b * lk * w), v = rand(b * lk * w);
+                int[] mask = new int[(int) (b * lk)];
+                for (int i = 0; i < mask.length; i++) mask[i] = rng.nextInt(4) == 0 ? 0 : 1;
+                mask[0] = 1;
+                out.add(compare(ref, "attention", String.format("b%d h%d %dx%d d%d%s +mask", b, h, lq, lk, hd, causal ? " causal" : ""), (be, sc) -> {
+                    Tensor o = sc.track(be.allocate(DType.F32, b, lq, w));
+                    be.attention(up(be, sc, q, b, lq, w), up(be, sc, kk, b, lk, w), up(be, sc, v, b, lk, w), o, (int) h, causal,
+                            upInts(be, sc, mask, b, lk));
+                    return o;
+                }));
+                if (lq == lk) {
+                    float[] qkv = rand(b * lq * 3 * w);
+                    out.add(compare(ref, "attentionPacked", String.format("b%d h%d L%d d%d%s", b, h, lq, hd, causal ? " causal" : ""), (be, sc) -> {
+                        Tensor o = sc.track(be.allocate(DType.F32, b, lq, w));
+                        be.attentionPacked(up(be, sc, qkv, b, lq, 3 * w), o, (int) h, causal, null);
+                        return o;
+                    }));
+                }
+            }
+            float[] px = rand(2 * 3 * 37 * 35), pw = rand(24 * 3 * 8 * 8), pb = rand(24);
+            out.add(compare(ref, "patchEmbed", "2x3x37x35 p8 -> 24", (be, sc) -> {
+                Tensor o = sc.track(be.allocate(DType.F32, 2, 16, 24));
+                be.patchEmbed(up(be, sc, px, 2, 3, 37, 35), up(be, sc, pw, 24, 3, 8, 8), up(be, sc, pb, 24), o);
+                return o;
+            }));
+            float[] table = rand(1000 * 48);
+            int[] ids = new int[5 * 9];
+            for (int i = 0; i < ids.length; i++) ids[i] = rng.nextInt(1000);
+            out.add(compare(ref, "gather", "45 of 1000x48", (be, sc) -> {
+                Tensor o = sc.track(be.allocate(DType.F32, 5, 9, 48));
+                be.gather(up(be, sc, table, 1000, 48), upInts(be, sc, ids, 5, 9), o);
+                return o;
+            }));
+            float[] hidden = rand(5 * 9 * 48);
+            for (OptionalInt eos : new OptionalInt[] {OptionalInt.empty(), OptionalInt.of(ids[3])}) {
+                int[] pidIds = ids.clone();
+                for (int r = 0; r < 5; r++) pidIds[r * 9 + 4] = ids[3];  // every row holds the EOS id
+                out.add(compare(ref, "eosPool", eos.isPresent() ? "eos id" : "argmax", (be, sc) -> {
+                    Tensor o = sc.track(be.allocate(DType.F32, 5, 48));
+                    be.eosPool(up(be, sc, hidden, 5, 9, 48), upInts(be, sc, pidIds, 5, 9), eos, o);
+                    return o;
+                }));
+            }
+        }
+        return out;
+    }
+
+    private float[] rand(long n) {
+        return rand(n, 1);
+    }
+
+    private float[] rand(long n, double scale) {
+        float[] v = new float[Math.toIntExact(n)];
+        for (int i = 0; i < v.length; i++) v[i] = (float) (scale * (2 * rng.nextDouble() - 1));
+        return v;
+    }
+
+    private static Tensor up(Backend be, TensorScope sc, float[] data, long... shape) {
+        return sc.track(be.adopt(Tensor.of(data, shape)));
+    }
+
+    private static Tensor upInts(Backend be, TensorScope sc, int[] data, long... shape) {
+        return sc.track(be.adopt(Tensor.ofInts(data, shape)));
+    }
+
+    private Result compare(Backend ref, String op, String shape, BiFunction<Backend, TensorScope, Tensor> run) {
+        try (TensorScope rs = new TensorScope(); TensorScope os = new TensorScope()) {
+            float[] want = run.apply(ref, rs).toFloatArray();
+            float[] got = run.apply(backend, os).toFloatArray();
+            double err = 0, max = 1;
+            for (int i = 0; i < want.length; i++) {
+                err = Math.max(err, Float.isFinite(got[i]) ? Math.abs((double) got[i] - want[i]) : Double.POSITIVE_INFINITY);
+                max = Math.max(max, Math.abs(want[i]));
+            }
+            double e = err / max;
+            return new Result(op, shape, e, e <= tolerance);
+        } catch (RuntimeException ex) {
+            return new Result(op, shape + " (" + ex.getMessage() + ")", Double.NaN, false);
+        }
+    }
+}

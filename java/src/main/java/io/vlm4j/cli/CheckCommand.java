@@ -1,0 +1,73 @@
+package io.vlm4j.cli;
+
+import io.vlm4j.backend.Backend;
+import io.vlm4j.backend.BackendSelfTest;
+import io.vlm4j.io.Npy;
+import io.vlm4j.model.clip.ClipModel;
+import io.vlm4j.tensor.Tensor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(name = "check", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Self-test of a backend: every op vs the float64 reference on random inputs, and optionally the "
+                + "golden tiny CLIP model (../shared/golden). Exit 0 when everything is within tolerance, 1 otherwise.")
+final class CheckCommand implements Callable<Integer> {
+    @Option(names = "--golden", description = "golden data directory (models/tiny + fixtures/tiny) to check end to end")
+    Path golden;
+
+    @Option(names = "--tolerance", defaultValue = "1e-5", description = "normwise tolerance for the ops (default: ${DEFAULT-VALUE})")
+    double tolerance;
+
+    @Mixin
+    BackendOptions options;
+
+    @Override
+    public Integer call() throws Exception {
+        int failures = 0;
+        try (Backend backend = options.open()) {
+            System.out.println("backend " + backend.name() + ", tolerance " + tolerance);
+            List<BackendSelfTest.Result> results = new BackendSelfTest(backend, tolerance).run();
+            double worst = 0;
+            for (BackendSelfTest.Result r : results) {
+                System.out.printf(Locale.ROOT, "  %-22s %-36s err %.2e %s%n", r.op(), r.shape(), r.error(), r.ok() ? "ok" : "FAIL");
+                if (!r.ok()) failures++;
+                else worst = Math.max(worst, r.error());
+            }
+            System.out.printf(Locale.ROOT, "ops: %d checks, %d failed, worst passing error %.2e%n", results.size(), failures, worst);
+            if (golden != null) failures += checkGolden(backend);
+        }
+        System.out.println(failures == 0 ? "all checks passed" : failures + " checks FAILED");
+        return failures == 0 ? 0 : 1;
+    }
+
+    /** Image and text embeddings of the golden tiny model within 1e-4 absolute (the conformance tolerance). */
+    private int checkGolden(Backend backend) throws Exception {
+        Path fx = golden.resolve("fixtures/tiny");
+        if (!Files.isDirectory(fx)) throw new IllegalArgumentException(golden + ": no fixtures/tiny here");
+        int failures = 0;
+        try (ClipModel clip = ClipModel.load(golden.resolve("models/tiny"), backend);
+             Tensor pixels = Npy.readFloat32(fx.resolve("pixel_values.npy"));
+             Tensor ids = Npy.readInt32(fx.resolve("input_ids.npy"))) {
+            String[][] checks = {{"image_embeds", "i"}, {"text_embeds", "t"}, {"image_embeds_normalized", "in"}, {"text_embeds_normalized", "tn"}};
+            for (String[] c : checks) {
+                boolean image = c[1].startsWith("i"), norm = c[1].endsWith("n");
+                try (Tensor got = image ? clip.encodeImages(pixels, norm) : clip.encodeTexts(ids, norm);
+                     Tensor want = Npy.readFloat32(fx.resolve(c[0] + ".npy"))) {
+                    float[] g = got.toFloatArray(), w = want.toFloatArray();
+                    double err = 0;
+                    for (int i = 0; i < w.length; i++) err = Math.max(err, Math.abs((double) g[i] - w[i]));
+                    boolean ok = err <= 1e-4;
+                    if (!ok) failures++;
+                    System.out.printf(Locale.ROOT, "  golden %-24s max abs err %.2e %s%n", c[0], err, ok ? "ok" : "FAIL");
+                }
+            }
+        }
+        return failures;
+    }
+}
