@@ -241,7 +241,7 @@ public final class ClipTokenizer implements Tokenizer {
     }
 
     /** Spec 03 §5: merge the lowest-ranked adjacent pair everywhere, left to right, until none is left. */
-    private int[] bpe(byte[] bytes) {
+    int[] bpe(byte[] bytes) {  // package-private for the reference check in tests
         int n = bytes.length;
         int[] s = new int[n];
         for (int i = 0; i < n; i++) s[i] = i == n - 1 ? byteEndId[bytes[i] & 0xFF] : byteId[bytes[i] & 0xFF];
