@@ -3,7 +3,8 @@
 # harnesses with the machine's nvcc, runs every harness (correctness vs a CPU reference, then timings), and asks the
 # Java library what it sees. Results go to $OUT (or ./gpu-results) with device, date and commit.
 #   run from the repository root:  bash benchmarks/gpu/run.sh
-# Needs: nvcc, make, g++; for the Java part a JRE at dist/jre (jlink) and dist/vlm4j.jar (optional).
+# Needs: nvcc, make, g++; for the Java part dist/ from benchmarks/gpu/prepare.sh (a jlinked JRE and the slim jar),
+# carried to the machine: run(command="bash benchmarks/gpu/run.sh", carry=["dist"]).
 # The CUDA backend's self-test (`vlm4j check --backend cuda`: every op vs the float64 reference, golden tiny model)
 # runs when dist/ holds the JRE and jar. Not yet here (issue #4 in progress): the tower throughput table against
 # PyTorch.

@@ -60,6 +60,12 @@ public final class Main {
 
     static String describe(Throwable ex) {
         if (ex instanceof UncheckedIOException u) ex = u.getCause();
+        if (ex instanceof LinkageError) {  // e.g. image commands in vlm4j-nocv.jar, which has no OpenCV
+            String what = String.valueOf(ex.getMessage()) + (ex.getCause() == null ? "" : " " + ex.getCause());
+            boolean openCv = what.contains("opencv") || what.contains("ImageDecoder");
+            return ex.getClass().getSimpleName() + ": " + ex.getMessage()
+                    + (openCv ? " (this jar has no OpenCV: image commands need the full vlm4j.jar)" : "");
+        }
         if (ex instanceof NoSuchFileException n) return n.getFile() + ": no such file" + (n.getReason() == null ? "" : " (" + n.getReason() + ")");
         String msg = ex.getMessage();
         if (msg == null || msg.isBlank()) return ex.getClass().getSimpleName();
