@@ -6,9 +6,6 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.text.Normalizer;
 import java.util.HashMap;
@@ -24,9 +21,8 @@ import java.util.regex.Pattern;
  * nothing changes), then Python's {@code html.unescape} twice, strip, every run of Unicode whitespace to one space,
  * and Python's {@code str.lower()}.
  *
- * <p>Not ported from ftfy: its badness heuristic for mojibake. Here a text is re-decoded only when all of it encodes
- * to "sloppy" Windows-1252 bytes that form valid UTF-8 with at least one multi-byte sequence (the whole-text case
- * ftfy fixes); mixed texts with partial mojibake are left as they are.
+ * <p>Mojibake repair ({@link Mojibake}, from the parallel tokenizer work on branch issue3-tok) covers ftfy's code pages
+ * and embedded sequences; ftfy's badness score itself is approximated by a plausibility check of the decoded text.
  */
 public final class TextCleaner {
     private TextCleaner() {}
@@ -43,11 +39,6 @@ public final class TextCleaner {
         '\u02C6', '\u2030', '\u0160', '\u2039', '\u0152', '\u008D', '\u017D', '\u008F',
         '\u0090', '\u2018', '\u2019', '\u201C', '\u201D', '\u2022', '\u2013', '\u2014',
         '\u02DC', '\u2122', '\u0161', '\u203A', '\u0153', '\u009D', '\u017E', '\u0178'};
-    private static final Map<Character, Integer> CP1252_REVERSE = new HashMap<>();
-
-    static {
-        for (int i = 0; i < 32; i++) CP1252_REVERSE.put(CP1252_80[i], 0x80 + i);
-    }
 
     /** ftfy's fix_latin_ligatures table. */
     private static final Map<Character, String> LIGATURES = Map.ofEntries(
@@ -79,53 +70,12 @@ public final class TextCleaner {
             String before = t;
             if (unescape) t = htmlUnescape(t);
             t = ANSI.matcher(t).replaceAll("");
-            t = fixEncoding(t);
-            t = fixC1Controls(t);
+            t = Mojibake.fixEncoding(t);  // whole-text and embedded UTF-8 mojibake over ftfy's code pages
+            t = Mojibake.fixC1Controls(t);
             t = mapChars(t);  // ligatures, character width, curly quotes, line breaks, control characters
             t = Normalizer.normalize(t, Normalizer.Form.NFC);
             if (t.equals(before)) return t;
         }
-    }
-
-    /** Mojibake repair for a text that is entirely UTF-8 bytes shown as sloppy Windows-1252 / Latin-1. */
-    static String fixEncoding(String t) {
-        boolean nonAscii = false;
-        byte[] bytes = new byte[t.length()];
-        for (int i = 0; i < t.length(); i++) {
-            char c = t.charAt(i);
-            int b;
-            if (c < 0x80) b = c;
-            else if (c >= 0xA0 && c <= 0xFF) b = c;
-            else {
-                Integer r = CP1252_REVERSE.get(c);
-                if (r == null) return t;
-                b = r;
-            }
-            if (c >= 0x80) nonAscii = true;
-            bytes[i] = (byte) b;
-        }
-        if (!nonAscii) return t;
-        try {
-            String decoded = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
-            return decoded.length() < t.length() ? decoded : t;
-        } catch (CharacterCodingException e) {
-            return t;
-        }
-    }
-
-    private static String fixC1Controls(String t) {
-        StringBuilder sb = null;
-        for (int i = 0; i < t.length(); i++) {
-            char c = t.charAt(i);
-            if (c >= 0x80 && c <= 0x9F) {
-                if (sb == null) sb = new StringBuilder(t.substring(0, i));
-                sb.append(CP1252_80[c - 0x80]);
-            } else if (sb != null) {
-                sb.append(c);
-            }
-        }
-        return sb == null ? t : sb.toString();
     }
 
     private static String mapChars(String t) {
