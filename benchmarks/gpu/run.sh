@@ -6,8 +6,8 @@
 # Needs: nvcc, make, g++; for the Java part dist/ from benchmarks/gpu/prepare.sh (a jlinked JRE and the slim jar),
 # carried to the machine: run(command="bash benchmarks/gpu/run.sh", carry=["dist"]).
 # The CUDA backend's self-test (`vlm4j check --backend cuda`: every op vs the float64 reference, golden tiny model)
-# runs when dist/ holds the JRE and jar. Not yet here (issue #4 in progress): the tower throughput table against
-# PyTorch.
+# runs when dist/ holds the JRE and jar, then the ViT-B/16 tower throughput table against PyTorch (HF transformers,
+# eager and SDPA, BF16 and FP32) at batch 1, 8, 64, 256 (benchmarks/gpu/torch_reference.py, table.py).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out="${OUT:-gpu-results}"
@@ -31,5 +31,18 @@ if [ -x dist/jre/bin/java ] && [ -f dist/vlm4j.jar ]; then
   # every op of the CUDA backend vs the float64 reference, and the golden tiny model end to end
   golden=$( [ -d shared/golden ] && echo shared/golden || echo ../shared/golden )
   dist/jre/bin/java -jar dist/vlm4j.jar check --backend cuda --golden "$golden" 2>&1 | tee -a "$log" || status=1
+  # throughput table: vlm4j (CUDA backend, fp32 variant 1 for now) and PyTorch (eager, SDPA) on the same presets
+  : > "$out/throughput.jsonl"
+  for b in 1 8 64 256; do
+    dist/jre/bin/java -jar dist/vlm4j.jar bench --backend cuda --arch ViT-B/16 --batch "$b" --json 2>>"$log" \
+      | sed 's/^{/{"engine": "vlm4j-cuda", /' >> "$out/throughput.jsonl" || status=1
+  done
+fi
+if python3 -c "import torch, transformers" 2>/dev/null; then
+  for dt in bf16 fp32; do
+    python3 benchmarks/gpu/torch_reference.py --arch ViT-B/16 --batches 1,8,64,256 --dtype "$dt" --device cuda \
+      2>>"$log" >> "$out/throughput.jsonl" || status=1
+  done
+  python3 benchmarks/gpu/table.py "$out/throughput.jsonl" | tee "$out/throughput.md" | tee -a "$log"
 fi
 exit $status
