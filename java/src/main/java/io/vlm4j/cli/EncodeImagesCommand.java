@@ -56,7 +56,7 @@ final class EncodeImagesCommand implements Callable<Integer> {
         try (pixels; Backend backend = options.open(); ClipModel clip = ClipModel.load(model, backend)) {
             clip.batchSize(options.batch);
             if (files != null) {
-                try (Chunks.EncodedImages enc = Chunks.encodeImages(clip, ImagePipelines.forModel(model, clip, imageOptions.pipeline),
+                try (Chunks.EncodedImages enc = Chunks.encodeImages(clip, ImagePipelines.forModel(model, clip, imageOptions),
                         files, options.batch, skipBad, normalize)) {
                     ImageOptions.reportSkipped(enc.skipped(), files.size());
                     if (enc.kept().isEmpty()) throw new IllegalArgumentException("no image could be read (" + files.size() + " skipped)");

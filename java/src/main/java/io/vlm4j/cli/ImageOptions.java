@@ -14,6 +14,19 @@ final class ImageOptions {
             description = "a corrupt or unreadable image: fail (stop with its name) or skip (report it and go on) (default: ${DEFAULT-VALUE})")
     String onError;
 
+    @Option(names = "--16bit", defaultValue = "clip",
+            description = "16-bit images to 8 bits: clip (as Pillow, the reference pipelines) or minmax (stretch each image's range; "
+                    + "for X-ray/CT) (default: ${DEFAULT-VALUE})")
+    String sixteenBit;
+
+    io.vlm4j.image.ImageDecoder.SixteenBit sixteenBitMode() {
+        return switch (sixteenBit.toLowerCase(Locale.ROOT)) {
+            case "clip" -> io.vlm4j.image.ImageDecoder.SixteenBit.CLIP;
+            case "minmax" -> io.vlm4j.image.ImageDecoder.SixteenBit.MINMAX;
+            default -> throw new IllegalArgumentException("--16bit must be clip or minmax, got '" + sixteenBit + "'");
+        };
+    }
+
     boolean skipBad() {
         return switch (onError.toLowerCase(Locale.ROOT)) {
             case "skip" -> true;

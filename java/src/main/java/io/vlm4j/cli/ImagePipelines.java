@@ -20,6 +20,14 @@ final class ImagePipelines {
     }
 
     /** Sized for the model's image tower when the directory has no preprocessor_config.json. */
+    static ImagePreprocessor forModel(Path model, ClipModel clip, ImageOptions o) throws IOException {
+        return forModel(model, clip, o.pipeline).withSixteenBit(o.sixteenBitMode());
+    }
+
+    static ImagePreprocessor forDirectory(Path dir, ImageOptions o) throws IOException {
+        return forDirectory(dir, o.pipeline).withSixteenBit(o.sixteenBitMode());
+    }
+
     static ImagePreprocessor forModel(Path model, ClipModel clip, String pipeline) throws IOException {
         int size = clip.vision().orElseThrow(() -> new IllegalArgumentException(model + ": the model has no image tower"))
                 .config().imageSize();

@@ -28,7 +28,7 @@ final class PreprocessCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         boolean skipBad = imageOptions.skipBad();
         List<Path> files = Inputs.images(images);
-        ImagePreprocessor pre = ImagePipelines.forDirectory(model, imageOptions.pipeline);
+        ImagePreprocessor pre = ImagePipelines.forDirectory(model, imageOptions);
         try (ImagePreprocessor.Result r = pre.preprocess(files, skipBad)) {
             ImageOptions.reportSkipped(r.skipped(), files.size());
             if (r.kept().isEmpty()) throw new IllegalArgumentException("no image could be read (" + files.size() + " skipped)");

@@ -64,7 +64,7 @@ final class ZeroShotCommand implements Callable<Integer> {
             ZeroShotClassifier head = ZeroShotClassifier.build(clip, tok, classes, prompts, tok.defaultContext(), s);
             float[][] probs;
             List<Path> kept;
-            try (Chunks.EncodedImages enc = Chunks.encodeImages(clip, ImagePipelines.forModel(model, clip, imageOptions.pipeline),
+            try (Chunks.EncodedImages enc = Chunks.encodeImages(clip, ImagePipelines.forModel(model, clip, imageOptions),
                     files, options.batch, skipBad, false)) {
                 ImageOptions.reportSkipped(enc.skipped(), files.size());
                 probs = head.probabilities(enc.embeddings());

@@ -67,10 +67,21 @@ public final class ImageDecoder {
         }
     }
 
+    /**
+     * How 16-bit images become 8-bit: {@code CLIP} as Pillow's convert (values over 255 become 255; what the
+     * reference pipelines do), or {@code MINMAX}, a linear stretch of the image's own range to 0..255 (what a
+     * 16-bit X-ray or CT slice usually needs to be visible at all).
+     */
+    public enum SixteenBit { CLIP, MINMAX }
+
     /** Pixels [height, width, channels] as bytes, row-major. */
     public record Decoded(byte[] pixels, int height, int width, int channels, boolean palette) {}
 
     public static Decoded decode(Path file) throws IOException {
+        return decode(file, SixteenBit.CLIP);
+    }
+
+    public static Decoded decode(Path file, SixteenBit sixteenBit) throws IOException {
         byte[] bytes;
         try {
             if (Files.isDirectory(file)) throw new ImageDecodeException(file, "is a directory, not an image file");
@@ -81,11 +92,11 @@ public final class ImageDecoder {
             throw new ImageDecodeException(file, "permission denied");
         }
         if (bytes.length == 0) throw new ImageDecodeException(file, "empty file");
-        return decode(file, bytes);
+        return decode(file, bytes, sixteenBit);
     }
 
     /** Decodes bytes held in memory; {@code name} is used in error messages. */
-    public static Decoded decode(Path name, byte[] bytes) throws ImageDecodeException {
+    public static Decoded decode(Path name, byte[] bytes, SixteenBit sixteenBit) throws ImageDecodeException {
         boolean palette = isPalettePng(bytes);
         try (BytePointer data = new BytePointer(bytes); Mat buf = new Mat(1, bytes.length, CV_8UC1, data);
              Mat img = imdecode(buf, IMREAD_UNCHANGED)) {
@@ -100,7 +111,16 @@ public final class ImageDecoder {
             try (Mat eight = new Mat(); Mat rgb = new Mat()) {
                 Mat src = img;
                 if (depth == CV_16U) {
-                    img.convertTo(eight, CV_8U);  // saturating: values > 255 clip to 255, like Pillow's I;16 -> L
+                    if (sixteenBit == SixteenBit.MINMAX) {
+                        double[] lo = new double[1], hi = new double[1];
+                        try (Mat gray = ch == 1 ? img.clone() : img.reshape(1, 0)) {
+                            org.bytedeco.opencv.global.opencv_core.minMaxLoc(gray, lo, hi, null, null, null);
+                        }
+                        double scale = hi[0] > lo[0] ? 255.0 / (hi[0] - lo[0]) : 0;
+                        img.convertTo(eight, CV_8U, scale, -lo[0] * scale);  // rounded and saturated by OpenCV
+                    } else {
+                        img.convertTo(eight, CV_8U);  // saturating: values > 255 clip to 255, like Pillow's I;16 -> L
+                    }
                     src = eight;
                 }
                 Mat out;

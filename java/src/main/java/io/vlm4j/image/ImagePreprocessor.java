@@ -29,11 +29,22 @@ public final class ImagePreprocessor {
 
     private final PreprocessorConfig config;
     private final Pipeline pipeline;
+    private final ImageDecoder.SixteenBit sixteenBit;
 
     public ImagePreprocessor(PreprocessorConfig config, Pipeline pipeline) {
+        this(config, pipeline, ImageDecoder.SixteenBit.CLIP);
+    }
+
+    public ImagePreprocessor(PreprocessorConfig config, Pipeline pipeline, ImageDecoder.SixteenBit sixteenBit) {
         NativeKernels.ensureLoaded();
         this.config = config;
         this.pipeline = pipeline;
+        this.sixteenBit = sixteenBit;
+    }
+
+    /** The same preprocessing with another 16-bit conversion. */
+    public ImagePreprocessor withSixteenBit(ImageDecoder.SixteenBit mode) {
+        return new ImagePreprocessor(config, pipeline, mode);
     }
 
     /**
@@ -75,7 +86,7 @@ public final class ImagePreprocessor {
         try {
             IntStream.range(0, n).parallel().forEach(i -> {
                 try {
-                    process(ImageDecoder.decode(files.get(i)), all.address() + i * per * Float.BYTES, 0);
+                    process(ImageDecoder.decode(files.get(i), sixteenBit), all.address() + i * per * Float.BYTES, 0);
                 } catch (ImageDecodeException e) {
                     errors[i] = e.getMessage().startsWith(files.get(i) + ": ") ? e.getMessage().substring(files.get(i).toString().length() + 2) : e.getMessage();
                 } catch (IOException | RuntimeException e) {
@@ -108,7 +119,7 @@ public final class ImagePreprocessor {
 
     /** The 8-bit RGB crop [H, W, 3] just before rescale and normalize (for checks and debugging). */
     public byte[] cropRgb8(Path file) throws IOException {
-        ImageDecoder.Decoded d = ImageDecoder.decode(file);
+        ImageDecoder.Decoded d = ImageDecoder.decode(file, sixteenBit);
         int oh = config.outputHeight(), ow = config.outputWidth();
         try (Tensor px = Tensor.allocate(DType.F32, 3, oh, ow); BytePointer crop = new BytePointer((long) oh * ow * 3)) {
             process(d, px.address(), crop.address());

@@ -140,6 +140,25 @@ class ImagePreprocessorTest {
         assertEquals(Arrays.toString(got), Arrays.toString(ints(new ImagePreprocessor(same, Pipeline.HF).cropRgb8(tif))));
     }
 
+    /** --16bit minmax stretches a 16-bit image's own range to 0..255; clip (Pillow) saturates it. */
+    @Test
+    void sixteenBitMinMaxStretchesTheRange() throws Exception {
+        short[] v = {1000, 1500, 2000, 3000};
+        Path f = tmp.resolve("ct.png");
+        try (ShortPointer data = new ShortPointer(v); Mat m = new Mat(2, 2, CV_16UC1, data)) {
+            assertTrue(imwrite(f.toString(), m));
+        }
+        PreprocessorConfig d = PreprocessorConfig.clip(2);
+        PreprocessorConfig same = new PreprocessorConfig(true, true, 2, 0, 0, 3, true, 2, 2, true, 1.0 / 255, false, d.mean(), d.std());
+        int[] clip = ints(new ImagePreprocessor(same, Pipeline.HF).cropRgb8(f));
+        int[] mm = ints(new ImagePreprocessor(same, Pipeline.HF, ImageDecoder.SixteenBit.MINMAX).cropRgb8(f));
+        for (int i = 0; i < 4; i++) assertEquals(255, clip[3 * i]);
+        double scale = 255.0 / 2000, shift = -1000 * scale;  // OpenCV convertTo: round(v * scale + shift), saturated
+        for (int i = 0; i < 4; i++) assertEquals((int) Math.rint(v[i] * scale + shift), mm[3 * i], "pixel " + i);
+        assertEquals(0, mm[0]);
+        assertEquals(255, mm[9]);
+    }
+
     /** A palette PNG (written by hand): OpenAI resizes it with nearest neighbour, HF converts and resizes bicubically. */
     @Test
     void paletteImagesUseNearestInTheOpenAiPipeline() throws Exception {
