@@ -12,7 +12,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * Compares with Hugging Face output recorded by models/tokenizer-fixtures/make_bert_fixture.py (transformers 5.17 /
+ * Compares with Hugging Face output recorded by models/scripts/make_bert_fixture.py (transformers 5.17 /
  * tokenizers 0.23 BertTokenizer): 58 texts (accents, CJK, controls, Unicode whitespace and punctuation, special
  * tokens, over-long words, truncation) under 4 normalizer settings, on the committed 218-token vocab.txt. For each
  * text: the ids without special tokens, and the encoding at context 12 (truncation and padding) with its mask.

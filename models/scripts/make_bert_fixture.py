@@ -5,7 +5,7 @@ Requirements: Python 3.10+, transformers 5.x and tokenizers 0.2x (tested with tr
 tokenizers 0.23.2). Only needed to regenerate the committed files; the Java build never runs Python.
 
 Run from the repository root:
-    python models/tokenizer-fixtures/make_bert_fixture.py
+    python models/scripts/make_bert_fixture.py
 
 Reads  java/src/test/resources/io/vlm4j/text/bert/vocab.txt (a small hand-made vocabulary)
 Writes java/src/test/resources/io/vlm4j/text/bert/hf_expected.json
