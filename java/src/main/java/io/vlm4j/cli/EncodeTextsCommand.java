@@ -74,7 +74,7 @@ final class EncodeTextsCommand implements Callable<Integer> {
             clip.batchSize(options.batch);
             Tensor emb;
             try (Progress bar = Progress.start("encode-texts", input.dim(0), true)) {
-                emb = Chunks.encodeTexts(clip, input, normalize, options.batch, bar);
+                emb = clip.encodeTexts(input, normalize, bar::step);
             } catch (IllegalArgumentException e) {  // bad values in the input (e.g. a token id outside the vocabulary)
                 throw new IllegalArgumentException(inputFile + ": " + e.getMessage(), e);
             }

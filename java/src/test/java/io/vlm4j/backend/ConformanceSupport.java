@@ -8,7 +8,6 @@ import io.vlm4j.backend.cuda.CudaBackend;
 import io.vlm4j.backend.cuda.CudaStatus;
 import io.vlm4j.backend.reference.ReferenceBackend;
 import io.vlm4j.tensor.DType;
-import io.vlm4j.tensor.Device;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
 import java.util.Map;
@@ -72,17 +71,11 @@ final class ConformanceSupport {
     // ---- host/device transfers: identity for host backends, the one place a device copy goes ----
 
     static Tensor upload(Backend backend, TensorScope scope, float[] data, long... shape) {
-        try (Tensor host = Tensor.of(data, shape)) {
-            Tensor t = backend.onDevice(host);
-            return scope.track(t == host ? Tensor.of(data, shape) : t);
-        }
+        return scope.track(backend.adopt(Tensor.of(data, shape)));
     }
 
     static Tensor uploadInts(Backend backend, TensorScope scope, int[] data, long... shape) {
-        try (Tensor host = Tensor.ofInts(data, shape)) {
-            Tensor t = backend.onDevice(host);
-            return scope.track(t == host ? Tensor.ofInts(data, shape) : t);
-        }
+        return scope.track(backend.adopt(Tensor.ofInts(data, shape)));
     }
 
     /** A zero-filled F32 tensor on the backend's device. */

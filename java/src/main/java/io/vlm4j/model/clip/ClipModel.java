@@ -153,6 +153,11 @@ public final class ClipModel implements AutoCloseable {
 
     /** Text embeddings [N, E] of token ids I32 [N, L], chunked by {@link #batchSize()}; the caller owns the result. */
     public Tensor encodeTexts(Tensor ids, boolean normalize) {
+        return encodeTexts(ids, normalize, done -> { });
+    }
+
+    /** {@link #encodeTexts(Tensor, boolean)} reporting each finished chunk's row count (progress bars). */
+    public Tensor encodeTexts(Tensor ids, boolean normalize, java.util.function.LongConsumer onChunk) {
         ClipTextTower t = text().orElseThrow(() -> new IllegalStateException("this model has no text tower"));
         OpChecks.requireRank("encodeTexts", "ids", ids, 2);
         long n = ids.dim(0), len = ids.dim(1), e = t.projectionDim();
@@ -161,6 +166,7 @@ public final class ClipModel implements AutoCloseable {
             for (long i = 0; i < n; i += batchSize) {
                 long c = Math.min(batchSize, n - i);
                 t.forward(ids.view(i * len, c, len), out.view(i * e, c, e));
+                onChunk.accept(c);
             }
             if (normalize) normalizeRows(out);
             return out;
