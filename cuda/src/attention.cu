@@ -100,7 +100,7 @@ void vlmc_attention(int dtype, int64_t q, int64_t ldq, int64_t stride_q, int64_t
              reinterpret_cast<const int32_t*>(key_mask)};
     vlmc::dispatch(dtype, [&](auto t) {
         using T = decltype(t);
-        attention_warp_row<T><<<unsigned(blocks), 32 * warps_per_block>>>(p, reinterpret_cast<const T*>(q), reinterpret_cast<const T*>(k),
+        attention_warp_row<T><<<unsigned(blocks), 32 * warps_per_block, 0, vlmc::stream()>>>(p, reinterpret_cast<const T*>(q), reinterpret_cast<const T*>(k),
                                                                          reinterpret_cast<const T*>(v), reinterpret_cast<T*>(out));
     });
     VLMC_CHECK(fn, cudaGetLastError());

@@ -31,6 +31,11 @@ inline void check_ptr(const char* fn, int64_t p, const char* name) {
     if (p == 0) fail(fn, name, " is null");
 }
 
+// The stream every kernel and copy of the calling thread is issued on (vlmc_set_stream; 0 = the legacy default
+// stream). One stream per model instance keeps instances independent and makes a tower forward capturable as a
+// CUDA graph (runtime.cu).
+cudaStream_t stream();
+
 }  // namespace vlmc
 
 #define VLMC_CHECK(fn, call)                                   \

@@ -59,7 +59,7 @@ void vlmc_activation(int dtype, int act, int64_t x, int64_t out, int64_t n) {
     vlmc::check_ptr(fn, out, "out");
     dispatch(dtype, [&](auto t) {
         using T = decltype(t);
-        activation_kernel<T><<<blocks_for(n), threads>>>(reinterpret_cast<const T*>(x), reinterpret_cast<T*>(out), n, act);
+        activation_kernel<T><<<blocks_for(n), threads, 0, vlmc::stream()>>>(reinterpret_cast<const T*>(x), reinterpret_cast<T*>(out), n, act);
     });
     VLMC_CHECK(fn, cudaGetLastError());
 }
@@ -74,7 +74,7 @@ void vlmc_add(int dtype, int64_t a, int64_t b, int64_t out, int64_t n) {
     vlmc::check_ptr(fn, out, "out");
     dispatch(dtype, [&](auto t) {
         using T = decltype(t);
-        add_kernel<T><<<blocks_for(n), threads>>>(reinterpret_cast<const T*>(a), reinterpret_cast<const T*>(b),
+        add_kernel<T><<<blocks_for(n), threads, 0, vlmc::stream()>>>(reinterpret_cast<const T*>(a), reinterpret_cast<const T*>(b),
                                                   reinterpret_cast<T*>(out), n);
     });
     VLMC_CHECK(fn, cudaGetLastError());
@@ -91,7 +91,7 @@ void vlmc_add_row(int dtype, int64_t x, int64_t row, int64_t rows, int64_t dim) 
     const int64_t n = rows * dim;
     dispatch(dtype, [&](auto t) {
         using T = decltype(t);
-        add_row_kernel<T><<<blocks_for(n), threads>>>(reinterpret_cast<T*>(x), reinterpret_cast<const T*>(row), n, dim);
+        add_row_kernel<T><<<blocks_for(n), threads, 0, vlmc::stream()>>>(reinterpret_cast<T*>(x), reinterpret_cast<const T*>(row), n, dim);
     });
     VLMC_CHECK(fn, cudaGetLastError());
 }
@@ -108,7 +108,7 @@ void vlmc_convert(int src_dtype, int64_t src, int dst_dtype, int64_t dst, int64_
         using S = decltype(s);
         dispatch(dst_dtype, [&](auto d) {
             using D = decltype(d);
-            convert_kernel<S, D><<<blocks_for(n), threads>>>(reinterpret_cast<const S*>(src), reinterpret_cast<D*>(dst), n);
+            convert_kernel<S, D><<<blocks_for(n), threads, 0, vlmc::stream()>>>(reinterpret_cast<const S*>(src), reinterpret_cast<D*>(dst), n);
         });
     });
     VLMC_CHECK(fn, cudaGetLastError());

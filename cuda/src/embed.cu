@@ -92,7 +92,7 @@ void vlmc_gather_rows(int dtype, int64_t table, int64_t rows, int64_t dim, int64
     const unsigned blocks = static_cast<unsigned>(n < 65535 ? n : 65535);
     vlmc::dispatch(dtype, [&](auto t) {
         using T = decltype(t);
-        gather_kernel<T><<<blocks, 128>>>(reinterpret_cast<const T*>(table), rows, dim, reinterpret_cast<const int32_t*>(ids), n,
+        gather_kernel<T><<<blocks, 128, 0, vlmc::stream()>>>(reinterpret_cast<const T*>(table), rows, dim, reinterpret_cast<const int32_t*>(ids), n,
                                           reinterpret_cast<T*>(out), bad.d);
     });
     VLMC_CHECK(fn, cudaGetLastError());
@@ -118,7 +118,7 @@ void vlmc_eos_pool(int dtype, int64_t hidden, int64_t ids, int64_t batch, int64_
     Flag bad(fn);
     vlmc::dispatch(dtype, [&](auto t) {
         using T = decltype(t);
-        eos_pool_kernel<T><<<unsigned(batch), 128>>>(reinterpret_cast<const T*>(hidden), reinterpret_cast<const int32_t*>(ids), len,
+        eos_pool_kernel<T><<<unsigned(batch), 128, 0, vlmc::stream()>>>(reinterpret_cast<const T*>(hidden), reinterpret_cast<const int32_t*>(ids), len,
                                                      dim, eos_id, reinterpret_cast<T*>(out), reinterpret_cast<int64_t*>(positions), bad.d);
     });
     VLMC_CHECK(fn, cudaGetLastError());
@@ -142,7 +142,7 @@ void vlmc_im2col_patches(int dtype, int64_t pixels, int64_t batch, int64_t chann
     const int64_t blocks = (total + 255) / 256;
     vlmc::dispatch(dtype, [&](auto t) {
         using T = decltype(t);
-        im2col_kernel<T><<<unsigned(blocks < 65535 * 16 ? blocks : 65535 * 16), 256>>>(
+        im2col_kernel<T><<<unsigned(blocks < 65535 * 16 ? blocks : 65535 * 16), 256, 0, vlmc::stream()>>>(
             reinterpret_cast<const float*>(pixels), channels, height, width, patch, gh, gw, total, reinterpret_cast<T*>(cols));
     });
     VLMC_CHECK(fn, cudaGetLastError());

@@ -112,7 +112,7 @@ void vlmc_gemm(int dtype, int trans_a, int trans_b, int64_t batch, int64_t m, in
     const dim3 grid(unsigned(gx), unsigned(gy), unsigned(batch < 65535 ? batch : 65535));
     vlmc::dispatch(dtype, [&](auto t) {
         using T = decltype(t);
-        gemm_simt<T><<<grid, 256>>>(p, reinterpret_cast<const T*>(a), reinterpret_cast<const T*>(b), reinterpret_cast<T*>(c),
+        gemm_simt<T><<<grid, 256, 0, vlmc::stream()>>>(p, reinterpret_cast<const T*>(a), reinterpret_cast<const T*>(b), reinterpret_cast<T*>(c),
                                     reinterpret_cast<const T*>(r));
     });
     VLMC_CHECK(fn, cudaGetLastError());

@@ -93,7 +93,7 @@ void vlmc_layernorm(int dtype, int64_t x, int64_t r, int64_t sum_out, int64_t ga
     if (r && !sum_out) vlmc::fail(fn, "sum_out is null while r is given");
     vlmc::dispatch(dtype, [&](auto t) {
         using T = decltype(t);
-        layernorm_kernel<T><<<unsigned(rows), threads, dim * sizeof(float)>>>(
+        layernorm_kernel<T><<<unsigned(rows), threads, dim * sizeof(float), vlmc::stream()>>>(
             reinterpret_cast<const T*>(x), reinterpret_cast<const T*>(r), reinterpret_cast<T*>(sum_out),
             reinterpret_cast<const float*>(gamma), reinterpret_cast<const float*>(beta), reinterpret_cast<T*>(out), dim, eps);
     });
@@ -109,7 +109,7 @@ void vlmc_softmax(int dtype, int64_t x, int64_t out, int64_t rows, int64_t dim) 
     vlmc::check_ptr(fn, out, "out");
     vlmc::dispatch(dtype, [&](auto t) {
         using T = decltype(t);
-        softmax_kernel<T><<<unsigned(rows), threads, dim * sizeof(float)>>>(reinterpret_cast<const T*>(x), reinterpret_cast<T*>(out), dim);
+        softmax_kernel<T><<<unsigned(rows), threads, dim * sizeof(float), vlmc::stream()>>>(reinterpret_cast<const T*>(x), reinterpret_cast<T*>(out), dim);
     });
     VLMC_CHECK(fn, cudaGetLastError());
 }
@@ -123,7 +123,7 @@ void vlmc_l2_normalize(int dtype, int64_t x, int64_t out, int64_t rows, int64_t 
     vlmc::check_ptr(fn, out, "out");
     vlmc::dispatch(dtype, [&](auto t) {
         using T = decltype(t);
-        l2_kernel<T><<<unsigned(rows), threads>>>(reinterpret_cast<const T*>(x), reinterpret_cast<T*>(out), dim, eps);
+        l2_kernel<T><<<unsigned(rows), threads, 0, vlmc::stream()>>>(reinterpret_cast<const T*>(x), reinterpret_cast<T*>(out), dim, eps);
     });
     VLMC_CHECK(fn, cudaGetLastError());
 }

@@ -11,7 +11,29 @@ __global__ void probe_kernel(int* out) {
     if (out) *out = 1;
 }
 thread_local std::string status_text;
+thread_local cudaStream_t current_stream = nullptr;
 }  // namespace
+
+cudaStream_t vlmc::stream() { return current_stream; }
+
+int64_t vlmc_stream_create() {
+    cudaStream_t s = nullptr;
+    // blocking w.r.t. the legacy default stream, so plain cudaMemcpy elsewhere stays ordered with this stream's work
+    VLMC_CHECK("vlmc_stream_create", cudaStreamCreate(&s));
+    return reinterpret_cast<int64_t>(s);
+}
+
+void vlmc_stream_destroy(int64_t s) {
+    if (!s) return;
+    if (reinterpret_cast<cudaStream_t>(s) == current_stream) current_stream = nullptr;
+    VLMC_CHECK("vlmc_stream_destroy", cudaStreamDestroy(reinterpret_cast<cudaStream_t>(s)));
+}
+
+void vlmc_set_stream(int64_t s) { current_stream = reinterpret_cast<cudaStream_t>(s); }
+
+int64_t vlmc_get_stream() { return reinterpret_cast<int64_t>(current_stream); }
+
+void vlmc_stream_synchronize() { VLMC_CHECK("vlmc_stream_synchronize", cudaStreamSynchronize(current_stream)); }
 
 const char* vlmc_status() {
     int count = 0;

@@ -32,3 +32,8 @@ void vlmc_attention(int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, i
                     int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, int, int64_t) { unavailable("vlmc_attention"); }
 void vlmc_memcpy_d2d(int64_t, int64_t, int64_t) { unavailable("vlmc_memcpy_d2d"); }
 void vlmc_add_row(int, int64_t, int64_t, int64_t, int64_t) { unavailable("vlmc_add_row"); }
+int64_t vlmc_stream_create() { unavailable("vlmc_stream_create"); }
+void vlmc_stream_destroy(int64_t) { unavailable("vlmc_stream_destroy"); }
+void vlmc_set_stream(int64_t) { unavailable("vlmc_set_stream"); }
+int64_t vlmc_get_stream() { unavailable("vlmc_get_stream"); }
+void vlmc_stream_synchronize() { unavailable("vlmc_stream_synchronize"); }

@@ -24,6 +24,12 @@ void vlmc_memcpy_h2d(int64_t dst, const void* src, int64_t bytes);
 void vlmc_memcpy_d2h(void* dst, int64_t src, int64_t bytes);
 void vlmc_memcpy_d2d(int64_t dst, int64_t src, int64_t bytes);
 void vlmc_synchronize();
+// Streams: every kernel and copy of the calling thread goes to its current stream (0 = legacy default stream).
+int64_t vlmc_stream_create();
+void vlmc_stream_destroy(int64_t stream);
+void vlmc_set_stream(int64_t stream);   // for the calling thread
+int64_t vlmc_get_stream();
+void vlmc_stream_synchronize();         // waits for the calling thread's current stream
 
 // ---- elementwise (elementwise.cu); dtype codes as the CPU side: 0 = F32, 1 = F16, 2 = BF16 ----
 // out[i] = act(x[i]) for i < n; act 0 none, 1 gelu (erf), 2 quick_gelu, 3 gelu_tanh; math in fp32.

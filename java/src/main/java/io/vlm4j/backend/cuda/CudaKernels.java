@@ -28,6 +28,11 @@ public final class CudaKernels {
     public static native void vlmc_memcpy_d2h(@Cast("void*") long dst, long src, long bytes);
     public static native void vlmc_memcpy_d2d(long dst, long src, long bytes);
     public static native void vlmc_synchronize();
+    public static native long vlmc_stream_create();
+    public static native void vlmc_stream_destroy(long stream);
+    public static native void vlmc_set_stream(long stream);
+    public static native long vlmc_get_stream();
+    public static native void vlmc_stream_synchronize();
 
     public static native void vlmc_activation(int dtype, int act, long x, long out, long n);
     public static native void vlmc_add(int dtype, long a, long b, long out, long n);
