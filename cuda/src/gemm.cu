@@ -1,9 +1,17 @@
-// GEMM with fused epilogue. Variant 1 (this file so far): SIMT tiles, 64x64 outputs per block of 256 threads, each
-// thread a 4x4 micro-tile, K in steps of 16 through shared memory as fp32 — the FP32 checking path and the fallback
-// for every shape. Tensor-core variants (mma.sync + ldmatrix + cp.async for sm_80+, wgmma/TMA for sm_90a) are
-// the next ones, checked against this one by cuda/dev/gemm.cu.
+// GEMM with fused epilogue (bias, activation, residual, output cast), two variants chosen per call:
+//  1. SIMT tiles, 64x64 outputs per block of 256 threads, each thread a 4x4 micro-tile, K in steps of 16 through
+//     shared memory as fp32: the FP32 path, the checking path and the fallback for every shape and layout.
+//  2. Tensor cores (sm_80+), F16/BF16 inputs with FP32 accumulation, for the linear-layer layout "NT"
+//     (A [M, K] and B [N, K] both K-contiguous, K, lda, ldb and batch strides multiples of 8, 16-byte aligned
+//     bases): 128x128x32 block tiles, 8 warps of 64x32, mma.sync m16n8k16 fed by ldmatrix from XOR-swizzled shared
+//     memory, cp.async in a 4-stage pipeline with zero-fill for the ragged edges (gemm_mma.cuh).
+// A wgmma/TMA variant for sm_90a is the next one; cuda/dev/gemm.cu checks the variants against a float64 reference
+// and each other, and times them against cuBLAS where the machine has it.
 #include "vlm4j/cuda_kernels.h"
 #include "dtype.cuh"
+#include "gemm_mma.cuh"
+
+#include <atomic>
 
 namespace {
 
@@ -12,14 +20,10 @@ using vlmc::to_f;
 
 constexpr int BM = 64, BN = 64, BK = 16, TM = 4, TN = 4;
 
-struct Params {
-    int trans_a, trans_b;
-    int64_t batch, m, n, k;
-    float alpha, beta;
-    int64_t lda, stride_a, ldb, stride_b, ldc, stride_c, ldr, stride_r;
-    const float* bias;
-    int act;
-};
+using vlmc::GemmParams;
+using Params = GemmParams;
+
+std::atomic<int> forced_variant{0};  // vlmc_gemm_variant: 0 = choose per call
 
 template <typename T>
 __global__ void __launch_bounds__(256) gemm_simt(Params p, const T* __restrict__ a, const T* __restrict__ b, T* c,
@@ -109,6 +113,17 @@ void vlmc_gemm(int dtype, int trans_a, int trans_b, int64_t batch, int64_t m, in
     if (gy > 65535 || gx > 0x7fffffff) vlmc::fail(fn, "m or n too large for one launch (m ", m, ", n ", n, ")");
     Params p{trans_a, trans_b, batch, m, n, k, alpha, beta, lda, stride_a, ldb, stride_b, ldc, stride_c, ldr, stride_r,
              reinterpret_cast<const float*>(bias), act};
+    const int forced = forced_variant.load();
+    const bool mma_ok = dtype != 0 && trans_a == 0 && trans_b == 1 && k > 0 && k % 8 == 0 && lda % 8 == 0 && ldb % 8 == 0 &&
+                        stride_a % 8 == 0 && stride_b % 8 == 0 && a % 16 == 0 && b % 16 == 0 && vlmc::mma_supported();
+    if (forced == 2 && !mma_ok) {
+        vlmc::fail(fn, "variant 2 (tensor cores) needs F16/BF16, layout NT, K/lda/ldb/strides multiples of 8, 16-byte aligned "
+                       "A and B and an sm_80+ device");
+    }
+    if (mma_ok && forced != 1) {
+        vlmc::launch_gemm_mma(fn, dtype, p, a, b, c, r);
+        return;
+    }
     const dim3 grid(unsigned(gx), unsigned(gy), unsigned(batch < 65535 ? batch : 65535));
     vlmc::dispatch(dtype, [&](auto t) {
         using T = decltype(t);
@@ -116,4 +131,9 @@ void vlmc_gemm(int dtype, int trans_a, int trans_b, int64_t batch, int64_t m, in
                                     reinterpret_cast<const T*>(r));
     });
     VLMC_CHECK(fn, cudaGetLastError());
+}
+
+void vlmc_gemm_variant(int v) {
+    if (v < 0 || v > 2) vlmc::fail("vlmc_gemm_variant", "variant must be 0 (auto), 1 (SIMT) or 2 (tensor cores), got ", v);
+    forced_variant.store(v);
 }

@@ -37,3 +37,4 @@ void vlmc_stream_destroy(int64_t) { unavailable("vlmc_stream_destroy"); }
 void vlmc_set_stream(int64_t) { unavailable("vlmc_set_stream"); }
 int64_t vlmc_get_stream() { unavailable("vlmc_get_stream"); }
 void vlmc_stream_synchronize() { unavailable("vlmc_stream_synchronize"); }
+void vlmc_gemm_variant(int) { unavailable("vlmc_gemm_variant"); }

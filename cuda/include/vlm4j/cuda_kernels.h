@@ -64,10 +64,15 @@ void vlmc_im2col_patches(int dtype, int64_t pixels, int64_t batch, int64_t chann
 // ---- GEMM (gemm.cu) ----
 // Same contract as vlm_gemm_f32 (native/include/vlm4j/kernels.h): per batch b, C = alpha op(A) op(B) + beta C
 // (+ bias[n]) -> act -> (+ R). A, B, C, R in `dtype` (F32, F16, BF16), bias float32, accumulation in fp32.
-// variant 1: SIMT tiles (the FP32 checking path and the fallback for any shape).
+// variant 1: SIMT tiles (the FP32 checking path and the fallback for any shape); variant 2: tensor cores
+// (mma.sync + ldmatrix + cp.async, sm_80+) for F16/BF16 in the linear-layer layout (trans_a 0, trans_b 1) with K,
+// lda, ldb and batch strides multiples of 8 and 16-byte aligned A and B. Chosen per call unless forced.
 void vlmc_gemm(int dtype, int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
                int64_t a, int64_t lda, int64_t stride_a, int64_t b, int64_t ldb, int64_t stride_b, float beta,
                int64_t c, int64_t ldc, int64_t stride_c, int64_t bias, int act, int64_t r, int64_t ldr, int64_t stride_r);
+// Forces a GEMM variant for every later call (harnesses, tests): 0 = choose per call, 1 = SIMT, 2 = tensor cores
+// (a call it cannot take then throws).
+void vlmc_gemm_variant(int variant);
 
 // ---- attention (attention.cu) ----
 // Same contract as vlm_attention_f32: out = softmax(scale q k^T + masks) v per (batch, head), q/k/v/out strided

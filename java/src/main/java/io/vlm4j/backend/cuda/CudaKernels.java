@@ -53,6 +53,7 @@ public final class CudaKernels {
     public static native void vlmc_gemm(int dtype, int transA, int transB, long batch, long m, long n, long k, float alpha,
                                         long a, long lda, long strideA, long b, long ldb, long strideB, float beta,
                                         long c, long ldc, long strideC, long bias, int act, long r, long ldr, long strideR);
+    public static native void vlmc_gemm_variant(int variant);
     public static native void vlmc_attention(int dtype, long q, long ldq, long strideQ, long k, long ldk, long strideK,
                                              long v, long ldv, long strideV, long out, long ldo, long strideO,
                                              long batch, long heads, long lq, long lk, long headDim, float scale,
