@@ -6,8 +6,9 @@
 # Needs: nvcc, make, g++; for the Java part dist/ from benchmarks/gpu/prepare.sh (a jlinked JRE and the slim jar),
 # carried to the machine: run(command="bash benchmarks/gpu/run.sh", carry=["dist"]).
 # The CUDA backend's self-test (`vlm4j check --backend cuda`: every op vs the float64 reference, golden tiny model)
-# runs when dist/ holds the JRE and jar, then the ViT-B/16 tower throughput table against PyTorch (HF transformers,
-# eager and SDPA, BF16 and FP32) at batch 1, 8, 64, 256 (benchmarks/gpu/torch_reference.py, table.py).
+# runs when dist/ holds the JRE and jar (FP32, then BF16 and FP16 with CUDA graphs), then the ViT-B/16 image and text
+# tower throughput table against PyTorch (HF transformers, eager and SDPA, BF16 and FP32) at batch 1, 8, 64, 256
+# (benchmarks/gpu/torch_reference.py, table.py).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out="${OUT:-gpu-results}"
@@ -31,11 +32,20 @@ if [ -x dist/jre/bin/java ] && [ -f dist/vlm4j.jar ]; then
   # every op of the CUDA backend vs the float64 reference, and the golden tiny model end to end
   golden=$( [ -d shared/golden ] && echo shared/golden || echo ../shared/golden )
   dist/jre/bin/java -jar dist/vlm4j.jar check --backend cuda --golden "$golden" 2>&1 | tee -a "$log" || status=1
-  # throughput table: vlm4j (CUDA backend, fp32 variant 1 for now) and PyTorch (eager, SDPA) on the same presets
+  # the same in BF16 and FP16 (tolerance 1e-2 relative, cosine >= 0.999), and through CUDA graphs
+  for dt in bf16 fp16; do
+    dist/jre/bin/java -jar dist/vlm4j.jar check --backend cuda --dtype "$dt" --graphs --golden "$golden" 2>&1 | tee -a "$log" || status=1
+  done
+  # throughput table: vlm4j (CUDA backend: BF16 with and without CUDA graphs, FP32 checking path) and PyTorch below
   : > "$out/throughput.jsonl"
-  for b in 1 8 64 256; do
-    dist/jre/bin/java -jar dist/vlm4j.jar bench --backend cuda --arch ViT-B/16 --batch "$b" --json 2>>"$log" \
-      | sed 's/^{/{"engine": "vlm4j-cuda", /' >> "$out/throughput.jsonl" || status=1
+  for tower in vision text; do
+    for b in 1 8 64 256; do
+      for variant in "bf16 --graphs" "bf16" "fp32"; do
+        set -- $variant
+        dist/jre/bin/java -jar dist/vlm4j.jar bench --backend cuda --dtype "$1" ${2:-} --arch ViT-B/16 --tower "$tower" \
+          --batch "$b" --iterations 10 --json 2>>"$log" | sed 's/^{/{"engine": "vlm4j-cuda", /' >> "$out/throughput.jsonl" || status=1
+      done
+    done
   done
 fi
 if python3 -c "import torch, transformers" 2>/dev/null; then

@@ -13,13 +13,14 @@ for tower, key in (("vision", "images_per_s"), ("text", "texts_per_s")):
     for r in rows:
         if r.get("tower") != tower or key not in r:
             continue
-        name = f'{r.get("engine", "vlm4j")} {r.get("dtype", "")}'.strip()
+        name = f'{r.get("engine", "vlm4j")} {r.get("dtype", "")}{" graphs" if r.get("graphs") else ""}'.strip()
         cells[name][r["batch"]] = r[key]
         batches.add(r["batch"])
     if not cells:
         continue
     bs = sorted(batches)
-    ours = next((n for n in cells if n.startswith("vlm4j")), None)
+    ours = next((n for n in sorted(cells) if n.startswith("vlm4j") and "bf16" in n), None) or next(
+        (n for n in sorted(cells) if n.startswith("vlm4j")), None)
     print(f"\n{tower} tower ({key})\n")
     print("| engine | " + " | ".join(f"batch {b}" for b in bs) + " |")
     print("|---|" + "---|" * len(bs))

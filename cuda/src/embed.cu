@@ -19,7 +19,7 @@ __global__ void gather_kernel(const T* __restrict__ table, int64_t rows, int64_t
     for (int64_t i = blockIdx.x; i < n; i += gridDim.x) {
         const int32_t id = ids[i];
         if (id < 0 || id >= rows) {
-            if (threadIdx.x == 0) atomicMin(bad, static_cast<unsigned long long>(i));
+            if (threadIdx.x == 0 && bad) atomicMin(bad, static_cast<unsigned long long>(i));
             continue;
         }
         for (int64_t j = threadIdx.x; j < dim; j += blockDim.x) out[i * dim + j] = table[id * dim + j];
@@ -40,7 +40,7 @@ __global__ void eos_pool_kernel(const T* __restrict__ hidden, const int32_t* __r
         } else {
             for (int64_t t = 0; t < len && p < 0; ++t) if (ids[b * len + t] == eos_id) p = t;
         }
-        if (p < 0) atomicMin(bad, static_cast<unsigned long long>(b));
+        if (p < 0 && bad) atomicMin(bad, static_cast<unsigned long long>(b));
         pos = p;
         if (positions) positions[b] = p;
     }
@@ -61,18 +61,29 @@ __global__ void im2col_kernel(const float* __restrict__ px, int64_t c, int64_t h
     }
 }
 
-// Device flag for data errors: ULLONG_MAX = none, else the smallest failing index.
+// Device flag for data errors: ULLONG_MAX = none, else the smallest failing index. While the stream is being
+// captured into a CUDA graph nothing may synchronize, so there is no flag (the kernels then skip bad rows and the
+// caller validates its inputs before each replay).
 struct Flag {
     unsigned long long* d = nullptr;
     explicit Flag(const char* fn) {
-        VLMC_CHECK(fn, cudaMalloc(&d, sizeof *d));
-        const unsigned long long none = ULLONG_MAX;
-        VLMC_CHECK(fn, cudaMemcpy(d, &none, sizeof none, cudaMemcpyHostToDevice));
+        if (vlmc_is_capturing()) return;
+        d = reinterpret_cast<unsigned long long*>(vlmc_malloc(sizeof *d));
+        const cudaError_t e = cudaMemsetAsync(d, 0xff, sizeof *d, vlmc::stream());  // all ones = ULLONG_MAX
+        if (e != cudaSuccess) {
+            vlmc_free(reinterpret_cast<int64_t>(d));
+            vlmc::cuda_fail(fn, "cudaMemsetAsync", e);
+        }
     }
-    ~Flag() { cudaFree(d); }
+    Flag(const Flag&) = delete;
+    Flag& operator=(const Flag&) = delete;
+    ~Flag() {
+        if (d) cudaFreeAsync(d, vlmc::stream());
+    }
     unsigned long long read(const char* fn) const {
-        unsigned long long v = 0;
-        VLMC_CHECK(fn, cudaMemcpy(&v, d, sizeof v, cudaMemcpyDeviceToHost));  // synchronizes with the kernel
+        unsigned long long v = ULLONG_MAX;
+        if (d) vlmc_memcpy_d2h(&v, reinterpret_cast<int64_t>(d), sizeof v);  // waits for the kernel on the stream
+        (void)fn;
         return v;
     }
 };
@@ -99,7 +110,7 @@ void vlmc_gather_rows(int dtype, int64_t table, int64_t rows, int64_t dim, int64
     const unsigned long long i = bad.read(fn);
     if (i != ULLONG_MAX) {
         int32_t id = 0;
-        VLMC_CHECK(fn, cudaMemcpy(&id, reinterpret_cast<const int32_t*>(ids) + i, sizeof id, cudaMemcpyDeviceToHost));
+        vlmc_memcpy_d2h(&id, ids + int64_t(i) * int64_t(sizeof id), sizeof id);
         vlmc::fail(fn, "ids[", i, "] = ", id, " is out of range [0, ", rows, ")");
     }
 }

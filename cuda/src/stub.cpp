@@ -38,3 +38,11 @@ void vlmc_set_stream(int64_t) { unavailable("vlmc_set_stream"); }
 int64_t vlmc_get_stream() { unavailable("vlmc_get_stream"); }
 void vlmc_stream_synchronize() { unavailable("vlmc_stream_synchronize"); }
 void vlmc_gemm_variant(int) { unavailable("vlmc_gemm_variant"); }
+void vlmc_pool_stats(int64_t*) { unavailable("vlmc_pool_stats"); }
+void vlmc_memcpy_2d(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t) { unavailable("vlmc_memcpy_2d"); }
+void vlmc_graph_begin() { unavailable("vlmc_graph_begin"); }
+int64_t vlmc_graph_end() { unavailable("vlmc_graph_end"); }
+void vlmc_graph_abort() { unavailable("vlmc_graph_abort"); }
+void vlmc_graph_launch(int64_t) { unavailable("vlmc_graph_launch"); }
+void vlmc_graph_destroy(int64_t) { unavailable("vlmc_graph_destroy"); }
+int vlmc_is_capturing() { return 0; }

@@ -17,12 +17,21 @@ const char* vlmc_status();
 // 1 when this library was compiled with nvcc (has kernels), 0 for the stub.
 int vlmc_has_kernels();
 
-// ---- memory and streams (runtime.cu) ----
-int64_t vlmc_malloc(int64_t bytes);                       // zero-filled device memory; throws naming the size on OOM
+// ---- memory, copies, streams and graphs (runtime.cu) ----
+// Device memory comes from the device's stream-ordered pool (cudaMallocAsync), configured to keep freed blocks
+// cached: allocation and free are ordered on the calling thread's current stream, so a tensor belongs to the stream
+// it was allocated on (one per model instance). Zero-filled; an OOM first trims the cache and retries, then throws
+// naming the size and the free memory.
+int64_t vlmc_malloc(int64_t bytes);
 void vlmc_free(int64_t ptr);                              // 0 is a no-op
+// out[0..3] = free and total device memory (cudaMemGetInfo), pool bytes reserved from the driver, pool bytes in use.
+void vlmc_pool_stats(int64_t* out);
+// Host -> device: returns once src may be reused; large copies go through two pinned staging buffers.
 void vlmc_memcpy_h2d(int64_t dst, const void* src, int64_t bytes);
-void vlmc_memcpy_d2h(void* dst, int64_t src, int64_t bytes);
-void vlmc_memcpy_d2d(int64_t dst, int64_t src, int64_t bytes);
+void vlmc_memcpy_d2h(void* dst, int64_t src, int64_t bytes);  // returns when the data is in dst
+void vlmc_memcpy_d2d(int64_t dst, int64_t src, int64_t bytes);  // ordered on the stream, asynchronous
+// rows x width bytes from src (row pitch src_pitch) to dst (row pitch dst_pitch), device to device, asynchronous.
+void vlmc_memcpy_2d(int64_t dst, int64_t dst_pitch, int64_t src, int64_t src_pitch, int64_t width, int64_t rows);
 void vlmc_synchronize();
 // Streams: every kernel and copy of the calling thread goes to its current stream (0 = legacy default stream).
 int64_t vlmc_stream_create();
@@ -30,6 +39,16 @@ void vlmc_stream_destroy(int64_t stream);
 void vlmc_set_stream(int64_t stream);   // for the calling thread
 int64_t vlmc_get_stream();
 void vlmc_stream_synchronize();         // waits for the calling thread's current stream
+// CUDA graphs: vlmc_graph_begin starts capturing the current stream (not the legacy default stream); every later
+// call of this thread is recorded instead of run (no host synchronization allowed: data checks that read results
+// back are skipped) until vlmc_graph_end, which returns an executable graph to launch on the current stream and
+// destroy when done. vlmc_graph_abort ends a failed capture and drops it.
+void vlmc_graph_begin();
+int64_t vlmc_graph_end();
+void vlmc_graph_abort();
+void vlmc_graph_launch(int64_t graph);
+void vlmc_graph_destroy(int64_t graph);
+int vlmc_is_capturing();
 
 // ---- elementwise (elementwise.cu); dtype codes as the CPU side: 0 = F32, 1 = F16, 2 = BF16 ----
 // out[i] = act(x[i]) for i < n; act 0 none, 1 gelu (erf), 2 quick_gelu, 3 gelu_tanh; math in fp32.

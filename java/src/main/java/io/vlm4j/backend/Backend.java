@@ -20,6 +20,15 @@ public interface Backend extends AutoCloseable {
 
     Device device();
 
+    /**
+     * The element type of activations and matmul weights a model should use on this backend: F32 on the CPU and
+     * reference backends; F32, F16 or BF16 on CUDA ({@code --dtype}). LayerNorm parameters, biases, pixels and the
+     * embeddings a tower returns stay F32.
+     */
+    default DType computeType() {
+        return DType.F32;
+    }
+
     /** A zero-filled tensor on this backend's device. */
     default Tensor allocate(DType dtype, long... shape) {
         return Tensor.allocate(device(), dtype, shape);
@@ -53,6 +62,38 @@ public interface Backend extends AutoCloseable {
         Tensor d = onDevice(t);
         if (d != t) t.close();
         return d;
+    }
+
+    /**
+     * {@link #adopt} converting to {@code dtype} on the device (weights converted once at load): the result is owned
+     * by the caller and {@code t} is closed.
+     */
+    default Tensor adoptAs(Tensor t, DType dtype) {
+        Tensor d = adopt(t);
+        if (d.dtype() == dtype) return d;
+        try (d) {
+            Tensor c = Tensor.allocate(device(), dtype, d.shape());
+            try {
+                convert(d, c);
+            } catch (RuntimeException e) {
+                c.close();
+                throw e;
+            }
+            return c;
+        }
+    }
+
+    /**
+     * Strided row copy within this backend's device: for r &lt; rows, the {@code rowLength} elements at
+     * {@code src[srcOffset + r·srcStride]} go to {@code dst[dstOffset + r·dstStride]} (offsets and strides in
+     * elements, same dtype). One call instead of a loop of copies (gathering class tokens, assembling sequences).
+     */
+    default void copyRows(Tensor src, long srcOffset, long srcStride, Tensor dst, long dstOffset, long dstStride, long rows,
+                          long rowLength) {
+        OpChecks.checkCopyRows(src, srcOffset, srcStride, dst, dstOffset, dstStride, rows, rowLength);
+        for (long r = 0; r < rows; r++) {
+            dst.view(dstOffset + r * dstStride, rowLength).copyFrom(src.view(srcOffset + r * srcStride, rowLength));
+        }
     }
 
     default void linear(Tensor x, Tensor weight, Tensor bias, Activation act, Tensor residual, Tensor out) {
@@ -123,6 +164,33 @@ public interface Backend extends AutoCloseable {
 
     /** Element type conversion between F32, F16 and BF16 (same element count). */
     void convert(Tensor src, Tensor dst);
+
+    /** A recorded piece of work ({@link #record}): each {@link #run()} performs it again. */
+    interface Recording extends AutoCloseable {
+        void run();
+
+        @Override
+        void close();
+    }
+
+    /**
+     * Runs {@code body} once and records it so that it can be replayed cheaply: the CUDA backend captures it as a
+     * CUDA graph (one launch instead of hundreds of kernel launches per tower forward); here each replay simply runs
+     * the body again. The body must read and write only tensors that outlive the recording, plus scratch it frees.
+     */
+    default Recording record(Runnable body) {
+        body.run();
+        return new Recording() {
+            @Override
+            public void run() { body.run(); }
+
+            @Override
+            public void close() {}
+        };
+    }
+
+    /** Waits until every op issued so far has finished (asynchronous backends; the CPU backends finish each op). */
+    default void synchronize() {}
 
     /** Number of worker threads the backend uses. */
     int threads();

@@ -4,6 +4,7 @@ import io.vlm4j.backend.cpu.CpuBackend;
 import io.vlm4j.backend.cuda.CudaBackend;
 import io.vlm4j.backend.cuda.CudaStatus;
 import io.vlm4j.backend.reference.ReferenceBackend;
+import io.vlm4j.tensor.DType;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -18,6 +19,24 @@ public final class Backends {
      * @throws IllegalArgumentException for an unknown name, or "cuda" when CUDA is unavailable (with the reason)
      */
     public static Backend create(String name, Consumer<String> notice) {
+        return create(name, DType.F32, notice);
+    }
+
+    /**
+     * As {@link #create(String, Consumer)} computing in {@code compute}: F16 and BF16 only on CUDA (the CPU and
+     * reference backends compute in F32 and say so).
+     */
+    public static Backend create(String name, DType compute, Consumer<String> notice) {
+        Backend b = createF32OrCuda(name, compute, notice);
+        if (compute != b.computeType()) {
+            b.close();
+            throw new IllegalArgumentException("dtype " + compute + ": the " + b.name()
+                    + " backend computes in F32 only (weights in F16/BF16 files are converted at load)");
+        }
+        return b;
+    }
+
+    private static Backend createF32OrCuda(String name, DType compute, Consumer<String> notice) {
         switch (name.toLowerCase(Locale.ROOT)) {
             case "cpu":
                 return new CpuBackend();
@@ -26,7 +45,7 @@ public final class Backends {
             case "cuda": {
                 Optional<String> why = CudaStatus.unavailableReason();
                 if (why.isPresent()) throw new IllegalArgumentException("backend cuda is unavailable: " + why.get());
-                return new CudaBackend();
+                return new CudaBackend(compute);
             }
             case "auto": {
                 // The CUDA backend (FP32 variant 1) is chosen explicitly with --backend cuda until it has passed the

@@ -12,6 +12,14 @@ public final class OpChecks {
         requireDType(op, name, t, DType.F32);
     }
 
+    /** The activation types a backend may compute in: F32, F16, BF16. */
+    public static void requireFloat(String op, String name, Tensor t) {
+        requireOpen(op, name, t);
+        if (t.dtype() != DType.F32 && t.dtype() != DType.F16 && t.dtype() != DType.BF16) {
+            throw new IllegalArgumentException(op + ": " + name + " must be F32, F16 or BF16, got " + t);
+        }
+    }
+
     public static void requireDType(String op, String name, Tensor t, DType dtype) {
         requireOpen(op, name, t);
         if (t.dtype() != dtype) throw new IllegalArgumentException(op + ": " + name + " must be " + dtype + ", got " + t);
@@ -20,6 +28,26 @@ public final class OpChecks {
     public static void requireOpen(String op, String name, Tensor t) {
         if (t == null) throw new IllegalArgumentException(op + ": " + name + " is null");
         if (t.isClosed()) throw new IllegalArgumentException(op + ": " + name + " is closed");
+    }
+
+    /** Checks shared by every backend's {@code copyRows}: open tensors of one dtype, every row inside both. */
+    public static void checkCopyRows(Tensor src, long srcOffset, long srcStride, Tensor dst, long dstOffset, long dstStride,
+                                     long rows, long rowLength) {
+        String op = "copyRows";
+        requireOpen(op, "src", src);
+        requireOpen(op, "dst", dst);
+        if (src.dtype() != dst.dtype()) throw new IllegalArgumentException(op + ": dtypes differ: " + src + " -> " + dst);
+        if (srcOffset < 0 || dstOffset < 0 || srcStride < 0 || dstStride < 0 || rows < 0 || rowLength < 0) {
+            throw new IllegalArgumentException(op + ": offsets, strides and sizes must be >= 0");
+        }
+        if (rows == 0 || rowLength == 0) return;
+        long srcEnd = Math.addExact(Math.addExact(srcOffset, Math.multiplyExact(rows - 1, srcStride)), rowLength);
+        long dstEnd = Math.addExact(Math.addExact(dstOffset, Math.multiplyExact(rows - 1, dstStride)), rowLength);
+        if (srcEnd > src.numel() || dstEnd > dst.numel()) {
+            throw new IllegalArgumentException(op + ": " + rows + " rows of " + rowLength + " reach element " + srcEnd + " of "
+                    + src + " / " + dstEnd + " of " + dst);
+        }
+        if (rows > 1 && (dstStride < rowLength)) throw new IllegalArgumentException(op + ": destination rows overlap");
     }
 
     /** Checks shared by every backend's {@code convert}: open tensors, equal element counts, int32 only to int32. */
@@ -36,13 +64,18 @@ public final class OpChecks {
 
     /** Checks shared by every backend's {@code eosPool} (spec 01 section 3.3). */
     public static void checkEosPool(Tensor hidden, Tensor ids, java.util.OptionalInt eosTokenId, Tensor out) {
+        checkEosPool(DType.F32, hidden, ids, eosTokenId, out);
+    }
+
+    /** As above, with activations (and matmul weights) in {@code act}: F32, F16 or BF16. */
+    public static void checkEosPool(DType act, Tensor hidden, Tensor ids, java.util.OptionalInt eosTokenId, Tensor out) {
         String op = "eosPool";
-        requireF32(op, "hidden", hidden);
+        requireDType(op, "hidden", hidden, act);
         requireRank(op, "hidden", hidden, 3);
         requireDType(op, "ids", ids, DType.I32);
         long b = hidden.dim(0), len = hidden.dim(1), d = hidden.dim(2);
         requireShape(op, "ids", ids, b, len);
-        requireF32(op, "out", out);
+        requireDType(op, "out", out, act);
         requireShape(op, "out", out, b, d);
         if (eosTokenId.isPresent() && eosTokenId.getAsInt() < 0) {
             throw new IllegalArgumentException(op + ": eos token id must be >= 0, got " + eosTokenId.getAsInt());
@@ -52,10 +85,15 @@ public final class OpChecks {
 
     /** Checks shared by every backend's {@code patchEmbed}. */
     public static void checkPatchEmbed(Tensor pixels, Tensor weight, Tensor bias, Tensor out) {
+        checkPatchEmbed(DType.F32, pixels, weight, bias, out);
+    }
+
+    /** As above, with activations (and matmul weights) in {@code act}: F32, F16 or BF16. */
+    public static void checkPatchEmbed(DType act, Tensor pixels, Tensor weight, Tensor bias, Tensor out) {
         String op = "patchEmbed";
         requireF32(op, "pixels", pixels);
-        requireF32(op, "weight", weight);
-        requireF32(op, "out", out);
+        requireDType(op, "weight", weight, act);
+        requireDType(op, "out", out, act);
         requireRank(op, "pixels", pixels, 4);
         requireRank(op, "weight", weight, 4);
         long bsz = pixels.dim(0), c = pixels.dim(1), h = pixels.dim(2), w = pixels.dim(3);
@@ -73,8 +111,13 @@ public final class OpChecks {
 
     /** Checks shared by every backend's {@code layerNorm}. */
     public static void checkLayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out) {
+        checkLayerNorm(DType.F32, x, gamma, beta, eps, out);
+    }
+
+    /** As above, with activations (and matmul weights) in {@code act}: F32, F16 or BF16. */
+    public static void checkLayerNorm(DType act, Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out) {
         String op = "layerNorm";
-        checkUnary(op, x, out);
+        checkUnary(act, op, x, out);
         long dim = x.dim(-1);
         requireF32(op, "gamma", gamma);
         requireShape(op, "gamma", gamma, dim);
@@ -85,24 +128,39 @@ public final class OpChecks {
 
     /** Checks of an elementwise or row-wise op: F32 x and out of the same shape. */
     public static void checkUnary(String op, Tensor x, Tensor out) {
-        requireF32(op, "x", x);
-        requireF32(op, "out", out);
+        checkUnary(DType.F32, op, x, out);
+    }
+
+    /** As above, with activations (and matmul weights) in {@code act}: F32, F16 or BF16. */
+    public static void checkUnary(DType act, String op, Tensor x, Tensor out) {
+        requireDType(op, "x", x, act);
+        requireDType(op, "out", out, act);
         requireSameShape(op, "out", out, x);
     }
 
     /** Checks shared by every backend's {@code add}. */
     public static void checkAdd(Tensor a, Tensor b, Tensor out) {
-        requireF32("add", "a", a);
-        requireF32("add", "b", b);
-        requireF32("add", "out", out);
+        checkAdd(DType.F32, a, b, out);
+    }
+
+    /** As above, with activations (and matmul weights) in {@code act}: F32, F16 or BF16. */
+    public static void checkAdd(DType act, Tensor a, Tensor b, Tensor out) {
+        requireDType("add", "a", a, act);
+        requireDType("add", "b", b, act);
+        requireDType("add", "out", out, act);
         requireSameShape("add", "b", b, a);
         requireSameShape("add", "out", out, a);
     }
 
     /** Checks shared by every backend's {@code addBroadcast}: suffix's shape must end x's shape. */
     public static void checkAddBroadcast(Tensor x, Tensor suffix) {
-        requireF32("addBroadcast", "x", x);
-        requireF32("addBroadcast", "suffix", suffix);
+        checkAddBroadcast(DType.F32, x, suffix);
+    }
+
+    /** As above, with activations (and matmul weights) in {@code act}: F32, F16 or BF16. */
+    public static void checkAddBroadcast(DType act, Tensor x, Tensor suffix) {
+        requireDType("addBroadcast", "x", x, act);
+        requireDType("addBroadcast", "suffix", suffix, act);
         long[] xs = x.shape(), ss = suffix.shape();
         if (ss.length > xs.length || !Arrays.equals(ss, Arrays.copyOfRange(xs, xs.length - ss.length, xs.length))) {
             throw new IllegalArgumentException("addBroadcast: " + suffix + " is not a suffix of " + x);
@@ -111,11 +169,16 @@ public final class OpChecks {
 
     /** Checks shared by every backend's {@code gather} (ids are range-checked by the op itself). */
     public static void checkGather(Tensor table, Tensor ids, Tensor out) {
+        checkGather(DType.F32, table, ids, out);
+    }
+
+    /** As above, with activations (and matmul weights) in {@code act}: F32, F16 or BF16. */
+    public static void checkGather(DType act, Tensor table, Tensor ids, Tensor out) {
         String op = "gather";
-        requireF32(op, "table", table);
+        requireDType(op, "table", table, act);
         requireRank(op, "table", table, 2);
         requireDType(op, "ids", ids, DType.I32);
-        requireF32(op, "out", out);
+        requireDType(op, "out", out, act);
         long n = ids.numel(), d = table.dim(1);
         if (out.numel() != n * d || out.dim(-1) != d) {
             throw new IllegalArgumentException(op + ": out must hold " + n + " rows of " + d + ", got " + out);
@@ -173,12 +236,16 @@ public final class OpChecks {
     /** Validated geometry of a matmul call, shared by the backends. */
     public record MatmulShape(long batch, long m, long n, long k, boolean sharedB) {}
 
-    public static MatmulShape matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias,
-                                     Tensor residual, Tensor out) {
+    public static MatmulShape matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias, Tensor residual, Tensor out) {
+        return matmul(DType.F32, a, transA, b, transB, bias, residual, out);
+    }
+
+    /** As above, with activations (and matmul weights) in {@code act}: F32, F16 or BF16. */
+    public static MatmulShape matmul(DType act, Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias, Tensor residual, Tensor out) {
         String op = "matmul";
-        requireF32(op, "a", a);
-        requireF32(op, "b", b);
-        requireF32(op, "out", out);
+        requireDType(op, "a", a, act);
+        requireDType(op, "b", b, act);
+        requireDType(op, "out", out, act);
         if (a.rank() < 2) throw new IllegalArgumentException(op + ": a must have rank >= 2, got " + a);
         if (b.rank() != 2 && b.rank() != a.rank()) {
             throw new IllegalArgumentException(op + ": b must have rank 2 or the rank of a, got a=" + a + " b=" + b);
@@ -205,7 +272,7 @@ public final class OpChecks {
             requireShape(op, "bias", bias, n);
         }
         if (residual != null) {
-            requireF32(op, "residual", residual);
+            requireDType(op, "residual", residual, act);
             requireSameShape(op, "residual", residual, out);
         }
         long batch = 1;
@@ -217,11 +284,16 @@ public final class OpChecks {
     public record AttentionShape(long batch, long lq, long lk, long headDim) {}
 
     public static AttentionShape attention(Tensor q, Tensor k, Tensor v, Tensor out, int heads, Tensor keyMask) {
+        return attention(DType.F32, q, k, v, out, heads, keyMask);
+    }
+
+    /** As above, with activations (and matmul weights) in {@code act}: F32, F16 or BF16. */
+    public static AttentionShape attention(DType act, Tensor q, Tensor k, Tensor v, Tensor out, int heads, Tensor keyMask) {
         String op = "attention";
-        requireF32(op, "q", q);
-        requireF32(op, "k", k);
-        requireF32(op, "v", v);
-        requireF32(op, "out", out);
+        requireDType(op, "q", q, act);
+        requireDType(op, "k", k, act);
+        requireDType(op, "v", v, act);
+        requireDType(op, "out", out, act);
         requireRank(op, "q", q, 3);
         requireRank(op, "k", k, 3);
         requirePositive(op, "heads", heads);
@@ -241,10 +313,15 @@ public final class OpChecks {
 
     /** Validates an attentionPacked call and returns the width H·d of one of q, k, v. */
     public static long attentionPacked(Tensor qkv, Tensor out, int heads, Tensor keyMask) {
+        return attentionPacked(DType.F32, qkv, out, heads, keyMask);
+    }
+
+    /** As above, with activations (and matmul weights) in {@code act}: F32, F16 or BF16. */
+    public static long attentionPacked(DType act, Tensor qkv, Tensor out, int heads, Tensor keyMask) {
         String op = "attentionPacked";
-        requireF32(op, "qkv", qkv);
+        requireDType(op, "qkv", qkv, act);
         requireRank(op, "qkv", qkv, 3);
-        requireF32(op, "out", out);
+        requireDType(op, "out", out, act);
         requirePositive(op, "heads", heads);
         long b = qkv.dim(0), len = qkv.dim(1), w3 = qkv.dim(2);
         if (w3 % 3 != 0) throw new IllegalArgumentException(op + ": last dimension " + w3 + " is not 3·width");

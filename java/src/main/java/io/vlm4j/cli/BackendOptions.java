@@ -32,12 +32,10 @@ final class BackendOptions {
             if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
             NativeKernels.vlm_set_num_threads(threads);
         }
-        Backend b = Backends.create(backend, System.err::println);
-        if (d != DType.F32 && !b.name().equals("cuda")) {
-            b.close();
-            throw new IllegalArgumentException("--dtype " + dtype + ": the " + b.name()
-                    + " backend computes in fp32 only (weights in F16/BF16 files are converted at load)");
+        try {
+            return Backends.create(backend, d, System.err::println);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage().replace("dtype " + d, "--dtype " + dtype), e);
         }
-        return b;
     }
 }

@@ -38,6 +38,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--iterations", defaultValue = "5", description = "timed batches per tower; the median is reported (default: ${DEFAULT-VALUE})")
     int iterations;
 
+    @Option(names = "--graphs", description = "replay each timed batch from a recording (CUDA graphs on the CUDA backend)")
+    boolean graphs;
+
     @Option(names = "--warmup", defaultValue = "1", description = "untimed batches first (default: ${DEFAULT-VALUE})")
     int warmup;
 
@@ -74,9 +77,8 @@ final class BenchCommand implements Callable<Integer> {
         SplittableRandom r = new SplittableRandom(seed);
         float[] px = new float[batch * c.numChannels() * c.imageSize() * c.imageSize()];
         for (int i = 0; i < px.length; i++) px[i] = (float) (r.nextDouble() * 4 - 2);
-        try (Tensor pixels = Tensor.of(px, batch, c.numChannels(), c.imageSize(), c.imageSize());
-             Tensor out = Tensor.allocate(DType.F32, batch, v.projectionDim())) {
-            double median = time(() -> v.forward(pixels, out));
+        try (Tensor host = Tensor.of(px, batch, c.numChannels(), c.imageSize(), c.imageSize())) {
+            double median = timeOnDevice(backend, host, batch, v.projectionDim(), v::forward);
             double flops = 2.0 * v.macsPerImage() * batch;
             return new Result("vision", "images_per_s", batch / median, flops / median / 1e9, median);
         }
@@ -92,10 +94,27 @@ final class BenchCommand implements Callable<Integer> {
             for (int i = 1; i < eos; i++) ids[b * len + i] = r.nextInt(49406);
             ids[b * len + eos] = t.config().eosTokenId() == 2 ? 49407 : t.config().eosTokenId();
         }
-        try (Tensor input = Tensor.ofInts(ids, batch, len); Tensor out = Tensor.allocate(DType.F32, batch, t.projectionDim())) {
-            double median = time(() -> t.forward(input, out));
+        try (Tensor input = Tensor.ofInts(ids, batch, len)) {
+            double median = timeOnDevice(backend, input, batch, t.projectionDim(), t::forward);
             double flops = 2.0 * t.macsPerText(len) * batch;
             return new Result("text", "texts_per_s", batch / median, flops / median / 1e9, median);
+        }
+    }
+
+    /**
+     * Times forward(input, out) with input and output resident on the backend's device (as the PyTorch reference
+     * keeps its tensors on the GPU), waiting for the device after each batch; with --graphs, replaying a recording.
+     */
+    private double timeOnDevice(Backend backend, Tensor hostInput, int batch, long outDim,
+                                java.util.function.BiConsumer<Tensor, Tensor> forward) {
+        Tensor input = backend.onDevice(hostInput);
+        try (Tensor out = backend.allocate(DType.F32, batch, outDim)) {
+            if (!graphs) return time(() -> { forward.accept(input, out); backend.synchronize(); });
+            try (Backend.Recording recording = backend.record(() -> forward.accept(input, out))) {
+                return time(() -> { recording.run(); backend.synchronize(); });
+            }
+        } finally {
+            if (input != hostInput) input.close();
         }
     }
 
@@ -116,10 +135,11 @@ final class BenchCommand implements Callable<Integer> {
         if (json) {
             ObjectNode o = new ObjectMapper().createObjectNode();
             o.put("arch", arch).put("tower", r.tower()).put("backend", backend.name()).put("dtype", options.dtype)
-                    .put("batch", batch).put("threads", backend.threads())
+                    .put("graphs", graphs).put("batch", batch).put("threads", backend.threads())
                     .put(r.unit(), round(r.itemsPerSecond())).put("gflops", round(r.gflops()))
                     .put("seconds_per_batch", round(r.medianSeconds())).put("iterations", iterations)
-                    .put("peak_rss_mb", round(rssMb)).put("peak_native_mb", round(NativeMemory.peakBytes() / 1048576.0));
+                    .put("peak_rss_mb", round(rssMb)).put("peak_native_mb", round(NativeMemory.peakBytes() / 1048576.0))
+                    .put("peak_device_mb", round(io.vlm4j.tensor.DeviceMemory.peakBytes() / 1048576.0));
             System.out.println(o);
         } else {
             System.out.printf("%s %-6s %s %s batch %d, %d threads: %.2f %s, %.1f GFLOP/s (median of %d, %.3f s/batch), peak RSS %.0f MB%n",

@@ -27,6 +27,14 @@ public final class CudaKernels {
     public static native void vlmc_memcpy_h2d(long dst, @Cast("const void*") long src, long bytes);
     public static native void vlmc_memcpy_d2h(@Cast("void*") long dst, long src, long bytes);
     public static native void vlmc_memcpy_d2d(long dst, long src, long bytes);
+    public static native void vlmc_memcpy_2d(long dst, long dstPitch, long src, long srcPitch, long width, long rows);
+    public static native void vlmc_pool_stats(@Cast("int64_t*") long[] out);
+    public static native void vlmc_graph_begin();
+    public static native long vlmc_graph_end();
+    public static native void vlmc_graph_abort();
+    public static native void vlmc_graph_launch(long graph);
+    public static native void vlmc_graph_destroy(long graph);
+    public static native int vlmc_is_capturing();
     public static native void vlmc_synchronize();
     public static native long vlmc_stream_create();
     public static native void vlmc_stream_destroy(long stream);

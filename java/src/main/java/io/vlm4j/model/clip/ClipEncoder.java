@@ -2,6 +2,7 @@ package io.vlm4j.model.clip;
 
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
+import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
 import java.io.IOException;
@@ -16,10 +17,12 @@ import java.util.List;
  *   x = x + fc2(act(fc1(LayerNorm2(x))))
  * </pre>
  * q, k and v weights are concatenated at load time into one [3D, D] matrix so a layer runs one QKV GEMM.
+ * Activations and matmul weights are in the backend's {@link Backend#computeType()} (weights converted once at
+ * load); LayerNorm parameters and biases stay F32.
  */
 final class ClipEncoder implements AutoCloseable {
 
-    /** One layer's parameters, all F32 and owned by the encoder. */
+    /** One layer's parameters, owned by the encoder: matmul weights in the compute type, the rest F32. */
     record Layer(Tensor ln1Gamma, Tensor ln1Beta, Tensor qkvWeight, Tensor qkvBias, Tensor outWeight, Tensor outBias,
                  Tensor ln2Gamma, Tensor ln2Beta, Tensor fc1Weight, Tensor fc1Bias, Tensor fc2Weight, Tensor fc2Bias) {}
 
@@ -36,11 +39,13 @@ final class ClipEncoder implements AutoCloseable {
     private final float eps;
     private final Activation act;
     private final TensorScope params;  // weights, on the backend's device
+    private final DType compute;       // activations and matmul weights
 
     ClipEncoder(Backend backend, WeightSource weights, String prefix, int layerCount, int width, int mlpWidth,
                 int heads, double eps, Activation act) throws IOException {
         this.backend = backend;
         this.params = new TensorScope(backend.device());
+        this.compute = backend.computeType();
         this.width = width;
         this.heads = heads;
         this.mlpWidth = mlpWidth;
@@ -58,24 +63,30 @@ final class ClipEncoder implements AutoCloseable {
 
     private Layer loadLayer(WeightSource w, String p) throws IOException {
         long d = width, f = mlpWidth;
-        Tensor qkvW = params.f32(3 * d, d);
         Tensor qkvB = params.f32(3 * d);
-        String[] qkv = {"q_proj", "k_proj", "v_proj"};
-        for (int j = 0; j < 3; j++) {
-            try (Tensor wj = w.tensor(p + "self_attn." + qkv[j] + ".weight", d, d);
-                 Tensor bj = w.tensor(p + "self_attn." + qkv[j] + ".bias", d)) {
-                qkvW.view(j * d * d, d, d).copyFrom(wj);
-                qkvB.view(j * d, d).copyFrom(bj);
+        Tensor all = Tensor.allocate(backend.device(), DType.F32, 3 * d, d);  // [3D, D]: q, k, v weights stacked
+        try {
+            String[] qkv = {"q_proj", "k_proj", "v_proj"};
+            for (int j = 0; j < 3; j++) {
+                try (Tensor wj = w.tensor(p + "self_attn." + qkv[j] + ".weight", d, d);
+                     Tensor bj = w.tensor(p + "self_attn." + qkv[j] + ".bias", d)) {
+                    all.view(j * d * d, d, d).copyFrom(wj);
+                    qkvB.view(j * d, d).copyFrom(bj);
+                }
             }
+        } catch (IOException | RuntimeException e) {
+            all.close();
+            throw e;
         }
+        Tensor qkvW = params.track(backend.adoptAs(all, compute));
         return new Layer(
                 adopt(w.tensor(p + "layer_norm1.weight", d)), adopt(w.tensor(p + "layer_norm1.bias", d)),
                 qkvW, qkvB,
-                adopt(w.tensor(p + "self_attn.out_proj.weight", d, d)),
+                adoptWeight(w.tensor(p + "self_attn.out_proj.weight", d, d)),
                 adopt(w.tensor(p + "self_attn.out_proj.bias", d)),
                 adopt(w.tensor(p + "layer_norm2.weight", d)), adopt(w.tensor(p + "layer_norm2.bias", d)),
-                adopt(w.tensor(p + "mlp.fc1.weight", f, d)), adopt(w.tensor(p + "mlp.fc1.bias", f)),
-                adopt(w.tensor(p + "mlp.fc2.weight", d, f)), adopt(w.tensor(p + "mlp.fc2.bias", d)));
+                adoptWeight(w.tensor(p + "mlp.fc1.weight", f, d)), adopt(w.tensor(p + "mlp.fc1.bias", f)),
+                adoptWeight(w.tensor(p + "mlp.fc2.weight", d, f)), adopt(w.tensor(p + "mlp.fc2.bias", d)));
     }
 
     int layerCount() { return layers.size(); }
@@ -87,11 +98,11 @@ final class ClipEncoder implements AutoCloseable {
     void forward(Tensor x, boolean causal, Tensor keyMask, LayerObserver observer) {
         long b = x.dim(0), len = x.dim(1);
         try (TensorScope scratch = new TensorScope(backend.device())) {
-            Tensor h = scratch.f32(b, len, width);              // LayerNorm output
-            Tensor qkv = scratch.f32(b, len, 3L * width);       // fused projections
-            Tensor attn = scratch.f32(b, len, width);           // attention output (heads concatenated)
-            Tensor mlp = scratch.f32(b, len, mlpWidth);         // fc1 + activation
-            Tensor other = scratch.f32(b, len, width);          // residual stream between the two halves
+            Tensor h = scratch.allocate(compute, b, len, width);          // LayerNorm output
+            Tensor qkv = scratch.allocate(compute, b, len, 3L * width);   // fused projections
+            Tensor attn = scratch.allocate(compute, b, len, width);       // attention output (heads concatenated)
+            Tensor mlp = scratch.allocate(compute, b, len, mlpWidth);     // fc1 + activation
+            Tensor other = scratch.allocate(compute, b, len, width);      // residual stream between the two halves
             Tensor cur = x;
             for (int i = 0; i < layers.size(); i++) {
                 Layer l = layers.get(i);
@@ -118,6 +129,28 @@ final class ClipEncoder implements AutoCloseable {
     /** A loaded host weight, moved to the backend's device and owned by this object. */
     private Tensor adopt(Tensor host) {
         return params.track(backend.adopt(host));
+    }
+
+    /** A loaded host matmul weight, moved to the device in the compute type and owned by this object. */
+    private Tensor adoptWeight(Tensor host) {
+        return params.track(backend.adoptAs(host, compute));
+    }
+
+    /**
+     * {@code out} (F32 [B, E], on any device) = pooled [B, D] (compute type, on the device) · projectionᵀ: the last
+     * GEMM of a tower, in the compute type, then converted and copied out.
+     */
+    static void project(Backend backend, TensorScope scratch, Tensor pooled, Tensor projection, Tensor out) {
+        long b = pooled.dim(0), e = projection.dim(0);
+        Tensor devOut = out.device() == backend.device() ? out : scratch.f32(b, e);
+        if (pooled.dtype() == DType.F32) {
+            backend.linear(pooled, projection, null, Activation.NONE, null, devOut);
+        } else {
+            Tensor projected = scratch.allocate(pooled.dtype(), b, e);
+            backend.linear(pooled, projection, null, Activation.NONE, null, projected);
+            backend.convert(projected, devOut);
+        }
+        if (devOut != out) out.copyFrom(devOut);
     }
 
     @Override

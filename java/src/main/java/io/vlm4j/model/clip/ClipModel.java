@@ -5,6 +5,7 @@ import io.vlm4j.backend.OpChecks;
 import io.vlm4j.backend.cpu.CpuBackend;
 import io.vlm4j.io.WeightStore;
 import io.vlm4j.tensor.DType;
+import io.vlm4j.tensor.Device;
 import io.vlm4j.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -33,6 +34,8 @@ public final class ClipModel implements AutoCloseable {
     private final ClipTextTower text;
     private final float logitScale;
     private int batchSize = 16;
+    private boolean graphs;
+    private final java.util.Map<String, Replay> replays = new java.util.HashMap<>();
 
     private ClipModel(Backend backend, boolean ownsBackend, ClipConfig config, WeightSource weights) throws IOException {
         this.backend = backend;
@@ -130,6 +133,54 @@ public final class ClipModel implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Replays each tower forward from a recording per chunk shape (on the CUDA backend a CUDA graph: one launch per
+     * chunk instead of hundreds). Worth it for repeated chunks of one shape; each shape keeps its input and output
+     * buffers on the device until the model is closed or graphs are turned off. Off by default.
+     */
+    public ClipModel useGraphs(boolean on) {
+        graphs = on;
+        if (!on) closeReplays();
+        return this;
+    }
+
+    /** A recorded forward for one chunk shape, with the device buffers it reads and writes. */
+    private record Replay(Tensor in, Tensor out, Backend.Recording recording) {
+        void close() {
+            try (in; out) {
+                recording.close();
+            }
+        }
+    }
+
+    /** One tower forward of a host chunk, replayed from its recording (made on first use of the shape). */
+    private void forwardReplayed(String tower, Tensor hostIn, Tensor hostOut, java.util.function.BiConsumer<Tensor, Tensor> forward) {
+        String key = tower + java.util.Arrays.toString(hostIn.shape());
+        Replay r = replays.get(key);
+        if (r == null) {
+            Tensor in = backend.allocate(hostIn.dtype(), hostIn.shape());
+            Tensor out = backend.allocate(DType.F32, hostOut.shape());
+            try {
+                in.copyFrom(hostIn);
+                r = new Replay(in, out, backend.record(() -> forward.accept(in, out)));  // runs once while recording
+            } catch (RuntimeException ex) {
+                in.close();
+                out.close();
+                throw ex;
+            }
+            replays.put(key, r);
+        } else {
+            r.in().copyFrom(hostIn);
+            r.recording().run();
+        }
+        hostOut.copyFrom(r.out());
+    }
+
+    private void closeReplays() {
+        for (Replay r : replays.values()) r.close();
+        replays.clear();
+    }
+
     /** Image embeddings [N, E] of pixels F32 [N, C, S, S], chunked by {@link #batchSize()}; the caller owns the result. */
     public Tensor encodeImages(Tensor pixels, boolean normalize) {
         ClipVisionTower v = vision().orElseThrow(() -> new IllegalStateException("this model has no image tower"));
@@ -141,7 +192,9 @@ public final class ClipModel implements AutoCloseable {
                 long c = Math.min(batchSize, n - i);
                 long[] shape = pixels.shape();
                 shape[0] = c;
-                v.forward(pixels.view(i * per, shape), out.view(i * e, c, e));
+                Tensor chunk = pixels.view(i * per, shape), chunkOut = out.view(i * e, c, e);
+                if (graphs && pixels.device() == Device.CPU) forwardReplayed("image", chunk, chunkOut, v::forward);
+                else v.forward(chunk, chunkOut);
             }
             if (normalize) normalizeRows(out);
             return out;
@@ -165,7 +218,13 @@ public final class ClipModel implements AutoCloseable {
         try {
             for (long i = 0; i < n; i += batchSize) {
                 long c = Math.min(batchSize, n - i);
-                t.forward(ids.view(i * len, c, len), out.view(i * e, c, e));
+                Tensor chunk = ids.view(i * len, c, len), chunkOut = out.view(i * e, c, e);
+                if (graphs && ids.device() == Device.CPU) {
+                    checkIds(t, chunk);  // a replay cannot report bad ids: check them here
+                    forwardReplayed("text", chunk, chunkOut, t::forward);
+                } else {
+                    t.forward(chunk, chunkOut);
+                }
                 onChunk.accept(c);
             }
             if (normalize) normalizeRows(out);
@@ -173,6 +232,23 @@ public final class ClipModel implements AutoCloseable {
         } catch (RuntimeException ex) {
             out.close();
             throw ex;
+        }
+    }
+
+    /** The checks the text tower's gather and EOS pooling make on the device, for host ids about to be replayed. */
+    private static void checkIds(ClipTextTower t, Tensor ids) {
+        int[] v = ids.toIntArray();
+        int len = (int) ids.dim(1), vocab = t.config().vocabSize();
+        java.util.OptionalInt eos = t.poolingEosId();
+        for (int row = 0; row * len < v.length; row++) {
+            boolean hasEos = eos.isEmpty();
+            for (int j = row * len; j < (row + 1) * len; j++) {
+                if (v[j] < 0 || v[j] >= vocab) {
+                    throw new IllegalArgumentException("encodeTexts: ids[" + j + "] = " + v[j] + " is out of range [0, " + vocab + ")");
+                }
+                hasEos |= eos.isPresent() && v[j] == eos.getAsInt();
+            }
+            if (!hasEos) throw new IllegalArgumentException("encodeTexts: row " + row + " has no EOS token " + eos.getAsInt());
         }
     }
 
@@ -267,6 +343,7 @@ public final class ClipModel implements AutoCloseable {
 
     @Override
     public void close() {
+        closeReplays();
         if (vision != null) vision.close();
         if (text != null) text.close();
         if (ownsBackend) backend.close();

@@ -37,10 +37,10 @@ public final class ClipTextTower implements AutoCloseable {
     private final ClipTextConfig config;
     private final int projectionDim;
     private final TensorScope params;  // weights, on the backend's device
-    private final Tensor tokenEmbedding;  // [V, D]
-    private final Tensor positions;       // [maxPos, D]
+    private final Tensor tokenEmbedding;  // [V, D], compute type
+    private final Tensor positions;       // [maxPos, D], compute type
     private final Tensor finalGamma, finalBeta;
-    private final Tensor projection;      // [E, D]
+    private final Tensor projection;      // [E, D], compute type
     private final ClipEncoder encoder;
 
     /** Loads {@code text_model.*} and {@code text_projection.weight} ([E, D]) from {@code weights}. */
@@ -53,11 +53,12 @@ public final class ClipTextTower implements AutoCloseable {
         long d = config.hiddenSize();
         String e = "text_model.embeddings.";
         try {
-            tokenEmbedding = adopt(weights.tensor(e + "token_embedding.weight", config.vocabSize(), d));
-            positions = adopt(weights.tensor(e + "position_embedding.weight", config.maxPositionEmbeddings(), d));
+            DType compute = backend.computeType();
+            tokenEmbedding = adopt(weights.tensor(e + "token_embedding.weight", config.vocabSize(), d), compute);
+            positions = adopt(weights.tensor(e + "position_embedding.weight", config.maxPositionEmbeddings(), d), compute);
             finalGamma = adopt(weights.tensor("text_model.final_layer_norm.weight", d));
             finalBeta = adopt(weights.tensor("text_model.final_layer_norm.bias", d));
-            projection = adopt(weights.tensor("text_projection.weight", projectionDim, d));
+            projection = adopt(weights.tensor("text_projection.weight", projectionDim, d), compute);
             encoder = new ClipEncoder(backend, weights, "text_model.encoder", config.numHiddenLayers(),
                     config.hiddenSize(), config.intermediateSize(), config.numAttentionHeads(), config.layerNormEps(),
                     Activation.fromHf(config.hiddenAct()));
@@ -99,19 +100,17 @@ public final class ClipTextTower implements AutoCloseable {
             Tensor devIds = ids.device() == backend.device() ? ids : scratch.track(backend.onDevice(ids));
             Tensor devMask = attentionMask == null || attentionMask.device() == backend.device() ? attentionMask
                     : scratch.track(backend.onDevice(attentionMask));
-            Tensor devOut = out.device() == backend.device() ? out : scratch.f32(b, projectionDim);
-            Tensor x = scratch.f32(b, len, d);                        // [B, L, D]
+            Tensor x = scratch.allocate(backend.computeType(), b, len, d);  // [B, L, D]
             backend.gather(tokenEmbedding, devIds, x);
             backend.addBroadcast(x, positions.view(0, len, d));
             if (observer != null) observer.hiddenState(0, x);
             encoder.forward(x, true, devMask, observer == null ? null : observer::hiddenState);
             backend.layerNorm(x, finalGamma, finalBeta, (float) config.layerNormEps(), x);
             if (observer != null) observer.afterFinalLayerNorm(x);
-            Tensor pooled = scratch.f32(b, d);                        // [B, D]
+            Tensor pooled = scratch.allocate(backend.computeType(), b, d);  // [B, D]
             long[] pos = backend.eosPool(x, devIds, poolingEosId(), pooled);
             if (observer != null) observer.pooledPositions(pos);
-            backend.linear(pooled, projection, null, Activation.NONE, null, devOut);
-            if (devOut != out) out.copyFrom(devOut);
+            ClipEncoder.project(backend, scratch, pooled, projection, out);
         }
     }
 
@@ -123,6 +122,11 @@ public final class ClipTextTower implements AutoCloseable {
     /** A loaded host weight, moved to the backend's device and owned by this object. */
     private Tensor adopt(Tensor host) {
         return params.track(backend.adopt(host));
+    }
+
+    /** As {@link #adopt(Tensor)}, converted to {@code dtype} on the device. */
+    private Tensor adopt(Tensor host, DType dtype) {
+        return params.track(backend.adoptAs(host, dtype));
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.vlm4j.model.clip;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
+import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
 import java.io.IOException;
@@ -30,9 +31,8 @@ public final class ClipVisionTower implements AutoCloseable {
     private final ClipVisionConfig config;
     private final int projectionDim;
     private final TensorScope params;  // weights, on the backend's device
-    private final Tensor patchWeight;     // [D, C, P, P]
-    private final Tensor classEmbedding;  // [D]
-    private final Tensor positions;       // [N, D]
+    private final Tensor patchWeight;     // [D, C, P, P], compute type
+    private final Tensor positions;       // [N, D], compute type; row 0 also holds the class embedding
     private final Tensor preGamma, preBeta, postGamma, postBeta;  // [D]
     private final Tensor projection;      // [E, D]
     private final ClipEncoder encoder;
@@ -47,14 +47,15 @@ public final class ClipVisionTower implements AutoCloseable {
         long d = config.hiddenSize(), p = config.patchSize();
         String e = "vision_model.embeddings.";
         try {
-            patchWeight = adopt(weights.tensor(e + "patch_embedding.weight", d, config.numChannels(), p, p));
-            classEmbedding = adopt(weights.tensor(e + "class_embedding", d));
-            positions = adopt(weights.tensor(e + "position_embedding.weight", config.numPositions(), d));
+            DType compute = backend.computeType();
+            patchWeight = adopt(weights.tensor(e + "patch_embedding.weight", d, config.numChannels(), p, p), compute);
+            positions = adopt(classAndPositions(weights.tensor(e + "class_embedding", d),
+                    weights.tensor(e + "position_embedding.weight", config.numPositions(), d)), compute);
             preGamma = adopt(weights.tensor("vision_model.pre_layrnorm.weight", d));
             preBeta = adopt(weights.tensor("vision_model.pre_layrnorm.bias", d));
             postGamma = adopt(weights.tensor("vision_model.post_layernorm.weight", d));
             postBeta = adopt(weights.tensor("vision_model.post_layernorm.bias", d));
-            projection = adopt(weights.tensor("visual_projection.weight", projectionDim, d));
+            projection = adopt(weights.tensor("visual_projection.weight", projectionDim, d), compute);
             encoder = new ClipEncoder(backend, weights, "vision_model.encoder", config.numHiddenLayers(),
                     config.hiddenSize(), config.intermediateSize(), config.numAttentionHeads(), config.layerNormEps(),
                     Activation.fromHf(config.hiddenAct()));
@@ -83,28 +84,23 @@ public final class ClipVisionTower implements AutoCloseable {
         OpChecks.requireShape("vision forward", "out", out, b, projectionDim);
         if (b == 0) return;
         long d = config.hiddenSize(), n = config.numPositions(), g2 = n - 1;
+        DType compute = backend.computeType();
         try (TensorScope scratch = new TensorScope(backend.device())) {
-            // input and output on the backend's device (the same tensors on the CPU)
             Tensor devPixels = pixels.device() == backend.device() ? pixels : scratch.track(backend.onDevice(pixels));
-            Tensor devOut = out.device() == backend.device() ? out : scratch.f32(b, projectionDim);
-            Tensor patches = scratch.f32(b, g2, d);                  // [B, G², D]
+            Tensor patches = scratch.allocate(compute, b, g2, d);    // [B, G², D]
             backend.patchEmbed(devPixels, patchWeight, null, patches);
-            Tensor x = scratch.f32(b, n, d);                         // [B, N, D]: class token first
-            for (long i = 0; i < b; i++) {
-                x.view(i * n * d, d).copyFrom(classEmbedding);
-                x.view(i * n * d + d, g2, d).copyFrom(patches.view(i * g2 * d, g2, d));
-            }
-            backend.addBroadcast(x, positions);
+            Tensor x = scratch.allocate(compute, b, n, d);           // [B, N, D]: token 0 zero, patches after it
+            backend.copyRows(patches, 0, g2 * d, x, d, n * d, b, g2 * d);
+            backend.addBroadcast(x, positions);                      // token 0 becomes the class embedding + position 0
             if (observer != null) observer.embeddings(x);
             backend.layerNorm(x, preGamma, preBeta, (float) config.layerNormEps(), x);
             if (observer != null) observer.hiddenState(0, x);
             encoder.forward(x, false, null, observer == null ? null : observer::hiddenState);
-            Tensor cls = scratch.f32(b, d);                          // [B, D] token 0 of each image
-            for (long i = 0; i < b; i++) cls.view(i * d, d).copyFrom(x.view(i * n * d, d));
+            Tensor cls = scratch.allocate(compute, b, d);            // [B, D] token 0 of each image
+            backend.copyRows(x, 0, n * d, cls, 0, d, b, d);
             backend.layerNorm(cls, postGamma, postBeta, (float) config.layerNormEps(), cls);
             if (observer != null) observer.pooled(cls);
-            backend.linear(cls, projection, null, Activation.NONE, null, devOut);
-            if (devOut != out) out.copyFrom(devOut);
+            ClipEncoder.project(backend, scratch, cls, projection, out);
         }
     }
 
@@ -118,6 +114,23 @@ public final class ClipVisionTower implements AutoCloseable {
     /** A loaded host weight, moved to the backend's device and owned by this object. */
     private Tensor adopt(Tensor host) {
         return params.track(backend.adopt(host));
+    }
+
+    /** As {@link #adopt(Tensor)}, converted to {@code dtype} on the device. */
+    private Tensor adopt(Tensor host, DType dtype) {
+        return params.track(backend.adoptAs(host, dtype));
+    }
+
+    /**
+     * Positions [N, D] with the class embedding [D] added to row 0 (host tensors, both closed): the sequence then
+     * starts as zeros for the class token followed by the patches, and one broadcast add completes it.
+     */
+    private static Tensor classAndPositions(Tensor classEmbedding, Tensor positions) {
+        try (classEmbedding; positions) {
+            float[] pos = positions.toFloatArray(), cls = classEmbedding.toFloatArray();
+            for (int j = 0; j < cls.length; j++) pos[j] += cls[j];
+            return Tensor.of(pos, positions.shape());
+        }
     }
 
     @Override

@@ -29,10 +29,16 @@ class ClipGoldenTest {
     private static final double TOL = 1e-4;
 
     static Stream<Arguments> backends() {
-        return Stream.of(Arguments.of("cpu"), Arguments.of("reference"));
+        return Stream.of(Arguments.of("cpu"), Arguments.of("reference"), Arguments.of("cuda"));
     }
 
+    /** The CUDA case (FP32 compute) runs where a GPU is present and is skipped, saying why, elsewhere. */
     private static Backend backend(String name) {
+        if (name.equals("cuda")) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(io.vlm4j.backend.cuda.CudaStatus.unavailableReason().isEmpty(),
+                    () -> "CUDA " + io.vlm4j.backend.cuda.CudaStatus.deviceStatus());
+            return new io.vlm4j.backend.cuda.CudaBackend();
+        }
         return name.equals("cpu") ? new CpuBackend() : new ReferenceBackend();
     }
 
