@@ -21,11 +21,13 @@ public final class BackendSelfTest {
 
     private final Backend backend;
     private final double tolerance;
+    private final DType act;  // the tested backend's compute type: its activation operands and outputs
     private final SplittableRandom rng = new SplittableRandom(20261123);
 
     public BackendSelfTest(Backend backend, double tolerance) {
         this.backend = backend;
         this.tolerance = tolerance;
+        this.act = backend.computeType();
     }
 
     public List<Result> run() {
@@ -41,8 +43,8 @@ public final class BackendSelfTest {
                     Activation act = Activation.values()[t % Activation.values().length];
                     out.add(compare(ref, "matmul", String.format("b%d %dx%dx%d%s%s %s", b, m, n, k, ta ? " tA" : "", tb ? " tB" : "", act),
                             (be, sc) -> {
-                                Tensor o = sc.track(be.allocate(DType.F32, b, m, n));
-                                be.matmul(up(be, sc, av, as), ta, up(be, sc, bv, bs), tb, up(be, sc, bias, n), act, up(be, sc, res, b, m, n), o);
+                                Tensor o = out(be, sc, b, m, n);
+                                be.matmul(upA(be, sc, av, as), ta, upA(be, sc, bv, bs), tb, up(be, sc, bias, n), act, upA(be, sc, res, b, m, n), o);
                                 return o;
                             }));
                 }
@@ -52,34 +54,34 @@ public final class BackendSelfTest {
                 float[] x = rand(r * d, 3), g = rand(d), bt = rand(d), y = rand(r * d);
                 String sh = r + "x" + d;
                 out.add(compare(ref, "layerNorm", sh, (be, sc) -> {
-                    Tensor o = sc.track(be.allocate(DType.F32, r, d));
-                    be.layerNorm(up(be, sc, x, r, d), up(be, sc, g, d), up(be, sc, bt, d), 1e-5f, o);
+                    Tensor o = out(be, sc, r, d);
+                    be.layerNorm(upA(be, sc, x, r, d), up(be, sc, g, d), up(be, sc, bt, d), 1e-5f, o);
                     return o;
                 }));
                 out.add(compare(ref, "softmax", sh, (be, sc) -> {
-                    Tensor o = sc.track(be.allocate(DType.F32, r, d));
-                    be.softmax(up(be, sc, x, r, d), o);
+                    Tensor o = out(be, sc, r, d);
+                    be.softmax(upA(be, sc, x, r, d), o);
                     return o;
                 }));
                 out.add(compare(ref, "l2Normalize", sh, (be, sc) -> {
-                    Tensor o = sc.track(be.allocate(DType.F32, r, d));
-                    be.l2Normalize(up(be, sc, x, r, d), 1e-12f, o);
+                    Tensor o = out(be, sc, r, d);
+                    be.l2Normalize(upA(be, sc, x, r, d), 1e-12f, o);
                     return o;
                 }));
                 out.add(compare(ref, "add", sh, (be, sc) -> {
-                    Tensor o = sc.track(be.allocate(DType.F32, r, d));
-                    be.add(up(be, sc, x, r, d), up(be, sc, y, r, d), o);
+                    Tensor o = out(be, sc, r, d);
+                    be.add(upA(be, sc, x, r, d), upA(be, sc, y, r, d), o);
                     return o;
                 }));
                 out.add(compare(ref, "addBroadcast", sh, (be, sc) -> {
-                    Tensor o = up(be, sc, x, r, d);
-                    be.addBroadcast(o, up(be, sc, g, d));
+                    Tensor o = upA(be, sc, x, r, d);
+                    be.addBroadcast(o, upA(be, sc, g, d));
                     return o;
                 }));
                 for (Activation a : Activation.values()) {
                     out.add(compare(ref, "activation " + a, sh, (be, sc) -> {
-                        Tensor o = sc.track(be.allocate(DType.F32, r, d));
-                        be.activation(a, up(be, sc, x, r, d), o);
+                        Tensor o = out(be, sc, r, d);
+                        be.activation(a, upA(be, sc, x, r, d), o);
                         return o;
                     }));
                 }
@@ -93,32 +95,32 @@ public final class BackendSelfTest {
                 for (int i = 0; i < mask.length; i++) mask[i] = rng.nextInt(4) == 0 ? 0 : 1;
                 mask[0] = 1;
                 out.add(compare(ref, "attention", String.format("b%d h%d %dx%d d%d%s +mask", b, h, lq, lk, hd, causal ? " causal" : ""), (be, sc) -> {
-                    Tensor o = sc.track(be.allocate(DType.F32, b, lq, w));
-                    be.attention(up(be, sc, q, b, lq, w), up(be, sc, kk, b, lk, w), up(be, sc, v, b, lk, w), o, (int) h, causal,
+                    Tensor o = out(be, sc, b, lq, w);
+                    be.attention(upA(be, sc, q, b, lq, w), upA(be, sc, kk, b, lk, w), upA(be, sc, v, b, lk, w), o, (int) h, causal,
                             upInts(be, sc, mask, b, lk));
                     return o;
                 }));
                 if (lq == lk) {
                     float[] qkv = rand(b * lq * 3 * w);
                     out.add(compare(ref, "attentionPacked", String.format("b%d h%d L%d d%d%s", b, h, lq, hd, causal ? " causal" : ""), (be, sc) -> {
-                        Tensor o = sc.track(be.allocate(DType.F32, b, lq, w));
-                        be.attentionPacked(up(be, sc, qkv, b, lq, 3 * w), o, (int) h, causal, null);
+                        Tensor o = out(be, sc, b, lq, w);
+                        be.attentionPacked(upA(be, sc, qkv, b, lq, 3 * w), o, (int) h, causal, null);
                         return o;
                     }));
                 }
             }
             float[] px = rand(2 * 3 * 37 * 35), pw = rand(24 * 3 * 8 * 8), pb = rand(24);
             out.add(compare(ref, "patchEmbed", "2x3x37x35 p8 -> 24", (be, sc) -> {
-                Tensor o = sc.track(be.allocate(DType.F32, 2, 16, 24));
-                be.patchEmbed(up(be, sc, px, 2, 3, 37, 35), up(be, sc, pw, 24, 3, 8, 8), up(be, sc, pb, 24), o);
+                Tensor o = out(be, sc, 2, 16, 24);
+                be.patchEmbed(up(be, sc, px, 2, 3, 37, 35), upA(be, sc, pw, 24, 3, 8, 8), up(be, sc, pb, 24), o);
                 return o;
             }));
             float[] table = rand(1000 * 48);
             int[] ids = new int[5 * 9];
             for (int i = 0; i < ids.length; i++) ids[i] = rng.nextInt(1000);
             out.add(compare(ref, "gather", "45 of 1000x48", (be, sc) -> {
-                Tensor o = sc.track(be.allocate(DType.F32, 5, 9, 48));
-                be.gather(up(be, sc, table, 1000, 48), upInts(be, sc, ids, 5, 9), o);
+                Tensor o = out(be, sc, 5, 9, 48);
+                be.gather(upA(be, sc, table, 1000, 48), upInts(be, sc, ids, 5, 9), o);
                 return o;
             }));
             float[] hidden = rand(5 * 9 * 48);
@@ -126,8 +128,8 @@ public final class BackendSelfTest {
                 int[] pidIds = ids.clone();
                 for (int r = 0; r < 5; r++) pidIds[r * 9 + 4] = ids[3];  // every row holds the EOS id
                 out.add(compare(ref, "eosPool", eos.isPresent() ? "eos id" : "argmax", (be, sc) -> {
-                    Tensor o = sc.track(be.allocate(DType.F32, 5, 48));
-                    be.eosPool(up(be, sc, hidden, 5, 9, 48), upInts(be, sc, pidIds, 5, 9), eos, o);
+                    Tensor o = out(be, sc, 5, 48);
+                    be.eosPool(upA(be, sc, hidden, 5, 9, 48), upInts(be, sc, pidIds, 5, 9), eos, o);
                     return o;
                 }));
             }
@@ -149,14 +151,53 @@ public final class BackendSelfTest {
         return sc.track(be.adopt(Tensor.of(data, shape)));
     }
 
+    /**
+     * An activation operand: on the tested backend in its compute type; for the reference the same values rounded
+     * to that type (through the tested backend's own conversion), so that only the op's error is measured.
+     */
+    private Tensor upA(Backend be, TensorScope sc, float[] data, long... shape) {
+        if (act == DType.F32) return up(be, sc, data, shape);
+        try (TensorScope tmp = new TensorScope(backend.device())) {
+            Tensor f = up(backend, tmp, data, shape);
+            Tensor low = tmp.track(backend.allocate(act, shape));
+            backend.convert(f, low);
+            if (be == backend) return sc.track(copyOf(low));
+            Tensor back = tmp.track(backend.allocate(DType.F32, shape));
+            backend.convert(low, back);
+            try (Tensor host = Tensor.allocate(DType.F32, shape)) {
+                host.copyFrom(back);
+                return up(be, sc, host.toFloatArray(), shape);
+            }
+        }
+    }
+
+    private Tensor copyOf(Tensor t) {
+        Tensor c = backend.allocate(t.dtype(), t.shape());
+        c.copyFrom(t);
+        return c;
+    }
+
+    /** An op's output: the compute type on the tested backend, F32 on the reference. */
+    private Tensor out(Backend be, TensorScope sc, long... shape) {
+        return sc.track(be.allocate(be == backend ? act : DType.F32, shape));
+    }
+
+    private static float[] download(Backend be, Tensor t) {
+        if (t.dtype() == DType.F32) return t.toFloatArray();
+        try (Tensor f = be.allocate(DType.F32, t.shape())) {
+            be.convert(t, f);
+            return f.toFloatArray();
+        }
+    }
+
     private static Tensor upInts(Backend be, TensorScope sc, int[] data, long... shape) {
         return sc.track(be.adopt(Tensor.ofInts(data, shape)));
     }
 
     private Result compare(Backend ref, String op, String shape, BiFunction<Backend, TensorScope, Tensor> run) {
-        try (TensorScope rs = new TensorScope(); TensorScope os = new TensorScope()) {
+        try (TensorScope rs = new TensorScope(); TensorScope os = new TensorScope(backend.device())) {
             float[] want = run.apply(ref, rs).toFloatArray();
-            float[] got = run.apply(backend, os).toFloatArray();
+            float[] got = download(backend, run.apply(backend, os));
             double err = 0, max = 1;
             for (int i = 0; i < want.length; i++) {
                 err = Math.max(err, Float.isFinite(got[i]) ? Math.abs((double) got[i] - want[i]) : Double.POSITIVE_INFINITY);

@@ -22,7 +22,7 @@ final class CheckCommand implements Callable<Integer> {
     @Option(names = "--golden", description = "golden data directory (models/tiny + fixtures/tiny) to check end to end")
     Path golden;
 
-    @Option(names = "--tolerance", defaultValue = "1e-5", description = "normwise tolerance for the ops (default: ${DEFAULT-VALUE})")
+    @Option(names = "--tolerance", defaultValue = "1e-5", description = "normwise tolerance for the ops (default: ${DEFAULT-VALUE}; at least 1e-2 with --dtype bf16/fp16)")
     double tolerance;
 
     @Option(names = "--graphs", description = "also run the golden model through recorded replays (CUDA graphs)")
@@ -35,8 +35,10 @@ final class CheckCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         int failures = 0;
         try (Backend backend = options.open()) {
-            System.out.println("backend " + backend.name() + ", tolerance " + tolerance);
-            List<BackendSelfTest.Result> results = new BackendSelfTest(backend, tolerance).run();
+            // 16-bit compute: operands and outputs are rounded to 8 (BF16) or 11 (F16) significant bits
+            double tol = backend.computeType() == DType.F32 ? tolerance : Math.max(tolerance, 1e-2);
+            System.out.println("backend " + backend.name() + " (" + backend.computeType() + "), tolerance " + tol);
+            List<BackendSelfTest.Result> results = new BackendSelfTest(backend, tol).run();
             double worst = 0;
             for (BackendSelfTest.Result r : results) {
                 System.out.printf(Locale.ROOT, "  %-22s %-36s err %.2e %s%n", r.op(), r.shape(), r.error(), r.ok() ? "ok" : "FAIL");
