@@ -56,11 +56,26 @@ int run(const Case& c, int dt, int variant) {
 }
 
 
+// Whether variant 3 (wgmma, sm_90a) runs on this device: the dispatcher refuses it elsewhere.
+bool wgmma_available() {
+    try {
+        h::Buf a(2, 64 * 64), b(2, 64 * 64), c(2, 64 * 64);
+        vlmc_gemm_variant(3);
+        vlmc_gemm(2, 0, 1, 1, 64, 64, 64, 1.0f, a.ptr, 64, 0, b.ptr, 64, 0, 0.0f, c.ptr, 64, 0, 0, 0, 0, 64, 0);
+        vlmc_gemm_variant(0);
+        return true;
+    } catch (const std::exception& e) {
+        vlmc_gemm_variant(0);
+        std::printf("variant 3 (wgmma): not on this device (%s)\n", e.what());
+        return false;
+    }
+}
+
 // Variants 1 and 2 on one large NT shape with ragged edges: they must agree to the 16-bit output rounding.
-int cross_check(int dt) {
+int cross_check(int dt, int other) {
     const int64_t m = 1000, n = 777, k = 1032;
     h::Buf a(dt, h::rand_vec(m * k)), b(dt, h::rand_vec(n * k)), c1(dt, m * n), c2(dt, m * n), bias(0, h::rand_vec(n));
-    for (int v = 1; v <= 2; ++v) {
+    for (int v : {1, other}) {
         vlmc_gemm_variant(v);
         vlmc_gemm(dt, 0, 1, 1, m, n, k, 1.0f, a.ptr, k, 0, b.ptr, k, 0, 0.0f, (v == 1 ? c1 : c2).ptr, n, 0, bias.ptr, 1, 0, n, 0);
     }
@@ -70,7 +85,7 @@ int cross_check(int dt) {
         d = std::max(d, std::fabs(double(x[i]) - y[i]));
         mx = std::max(mx, std::fabs(double(x[i])));
     }
-    return h::report("v1 vs v2 NT 1000x777x1032 +bias gelu", dt, d / mx / std::max(1.0, std::sqrt(double(k)) / 4));
+    return h::report(other == 2 ? "v1 vs v2 NT 1000x777x1032 +bias gelu" : "v1 vs v3 NT 1000x777x1032 +bias gelu", dt, d / mx / std::max(1.0, std::sqrt(double(k)) / 4));
 }
 
 }  // namespace
@@ -80,6 +95,7 @@ int main(int argc, char** argv) {
     double peak = 989;
     for (int i = 1; i + 1 < argc; ++i) if (!std::strcmp(argv[i], "--peak-tflops")) peak = std::atof(argv[i + 1]);
     int f = 0;
+    const bool v3 = wgmma_available();
     const Case cases[] = {
         {0, 0, 1, 1, 1, 1, false, false, false, 0, 0}, {0, 1, 1, 7, 13, 5, false, true, false, 2, 0},
         {1, 0, 2, 65, 33, 17, false, false, true, 0, 0}, {1, 1, 3, 64, 64, 64, true, true, true, 1, 0},
@@ -94,8 +110,10 @@ int main(int argc, char** argv) {
         for (const auto& c : cases) {
             f += run(c, dt, 1);
             if (mma_case(c, dt)) f += run(c, dt, 2);
+            if (mma_case(c, dt) && v3) f += run(c, dt, 3);
         }
-        if (dt != 0) f += cross_check(dt);
+        if (dt != 0) f += cross_check(dt, 2);
+        if (dt != 0 && v3) f += cross_check(dt, 3);
     }
     vlmc_gemm_variant(0);
 
@@ -113,7 +131,7 @@ int main(int argc, char** argv) {
             std::snprintf(shape, sizeof shape, "%lldx%lldx%lld", (long long)m, (long long)n, (long long)k);
             const double flops = 2.0 * m * n * k;
             double best = 1e30;
-            for (int v = 1; v <= (dt == 0 ? 1 : 2); ++v) {
+            for (int v = 1; v <= (dt == 0 ? 1 : v3 ? 3 : 2); ++v) {
                 vlmc_gemm_variant(v);
                 const double ms = h::time_ms([&] {
                     vlmc_gemm(dt, 0, 1, 1, m, n, k, 1.0f, a.ptr, k, 0, b.ptr, k, 0, 0.0f, c.ptr, n, 0, bias.ptr, 2, 0, n, 0);

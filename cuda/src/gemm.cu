@@ -4,14 +4,16 @@
 //  2. Tensor cores (sm_80+), F16/BF16 inputs with FP32 accumulation, for the linear-layer layout "NT"
 //     (A [M, K] and B [N, K] both K-contiguous, K, lda, ldb and batch strides multiples of 8, 16-byte aligned
 //     bases): 128x128x32 block tiles, 8 warps of 64x32, mma.sync m16n8k16 fed by ldmatrix from XOR-swizzled shared
-//     memory, cp.async in a 4-stage pipeline with zero-fill for the ragged edges (gemm_mma.cuh).
-// A wgmma/TMA variant for sm_90a is the next one; cuda/dev/gemm.cu checks the variants against a float64 reference
+//     memory, cp.async in a 4-stage pipeline with zero-fill for the ragged edges (gemm_mma.cu).
+//  3. Hopper (sm_90a): the same layout through wgmma m64n128k16 from 128-byte-swizzled shared memory
+//     (gemm_wgmma.cu); opt-in until checked on a GPU. cuda/dev/gemm.cu checks the variants against a float64 reference
 // and each other, and times them against cuBLAS where the machine has it.
 #include "vlm4j/cuda_kernels.h"
 #include "dtype.cuh"
 #include "gemm_mma.cuh"
 
 #include <atomic>
+#include <cstdlib>
 
 namespace {
 
@@ -24,6 +26,15 @@ using vlmc::GemmParams;
 using Params = GemmParams;
 
 std::atomic<int> forced_variant{0};  // vlmc_gemm_variant: 0 = choose per call
+
+// Variant 3 is chosen automatically only with VLM4J_GEMM_WGMMA=1 until a GPU run of cuda/dev/gemm.cu has checked it.
+bool wgmma_opted_in() {
+    static const bool on = [] {
+        const char* v = std::getenv("VLM4J_GEMM_WGMMA");
+        return v && v[0] == '1';
+    }();
+    return on;
+}
 
 template <typename T>
 __global__ void __launch_bounds__(256) gemm_simt(Params p, const T* __restrict__ a, const T* __restrict__ b, T* c,
@@ -116,9 +127,15 @@ void vlmc_gemm(int dtype, int trans_a, int trans_b, int64_t batch, int64_t m, in
     const int forced = forced_variant.load();
     const bool mma_ok = dtype != 0 && trans_a == 0 && trans_b == 1 && k > 0 && k % 8 == 0 && lda % 8 == 0 && ldb % 8 == 0 &&
                         stride_a % 8 == 0 && stride_b % 8 == 0 && a % 16 == 0 && b % 16 == 0 && vlmc::mma_supported();
-    if (forced == 2 && !mma_ok) {
-        vlmc::fail(fn, "variant 2 (tensor cores) needs F16/BF16, layout NT, K/lda/ldb/strides multiples of 8, 16-byte aligned "
-                       "A and B and an sm_80+ device");
+    if (forced >= 2 && !mma_ok) {
+        vlmc::fail(fn, "variants 2 and 3 (tensor cores) need F16/BF16, layout NT, K/lda/ldb/strides multiples of 8, 16-byte "
+                       "aligned A and B and an sm_80+ device");
+    }
+    const bool wgmma_ok = mma_ok && vlmc::wgmma_supported();
+    if (forced == 3 && !wgmma_ok) vlmc::fail(fn, "variant 3 (wgmma) needs an sm_90 device (H100/H200)");
+    if (wgmma_ok && (forced == 3 || (forced == 0 && wgmma_opted_in()))) {
+        vlmc::launch_gemm_wgmma(fn, dtype, p, a, b, c, r);
+        return;
     }
     if (mma_ok && forced != 1) {
         vlmc::launch_gemm_mma(fn, dtype, p, a, b, c, r);
@@ -134,6 +151,8 @@ void vlmc_gemm(int dtype, int trans_a, int trans_b, int64_t batch, int64_t m, in
 }
 
 void vlmc_gemm_variant(int v) {
-    if (v < 0 || v > 2) vlmc::fail("vlmc_gemm_variant", "variant must be 0 (auto), 1 (SIMT) or 2 (tensor cores), got ", v);
+    if (v < 0 || v > 3) {
+        vlmc::fail("vlmc_gemm_variant", "variant must be 0 (auto), 1 (SIMT), 2 (mma.sync) or 3 (wgmma), got ", v);
+    }
     forced_variant.store(v);
 }

@@ -21,4 +21,10 @@ bool mma_supported();
 // Variant 2 for F16/BF16 (dtype 1/2), layout NT, K % 8 == 0, lda/ldb/strides % 8 == 0, a/b 16-byte aligned.
 void launch_gemm_mma(const char* fn, int dtype, const GemmParams& p, int64_t a, int64_t b, int64_t c, int64_t r);
 
+// Whether the current device runs this library's sm_90a code (compute capability 9.0: wgmma).
+bool wgmma_supported();
+
+// Variant 3 (sm_90a): the same calls as variant 2, through warpgroup MMA.
+void launch_gemm_wgmma(const char* fn, int dtype, const GemmParams& p, int64_t a, int64_t b, int64_t c, int64_t r);
+
 }  // namespace vlmc

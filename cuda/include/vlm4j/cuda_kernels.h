@@ -90,7 +90,8 @@ void vlmc_gemm(int dtype, int trans_a, int trans_b, int64_t batch, int64_t m, in
                int64_t a, int64_t lda, int64_t stride_a, int64_t b, int64_t ldb, int64_t stride_b, float beta,
                int64_t c, int64_t ldc, int64_t stride_c, int64_t bias, int act, int64_t r, int64_t ldr, int64_t stride_r);
 // Forces a GEMM variant for every later call (harnesses, tests): 0 = choose per call, 1 = SIMT, 2 = tensor cores
-// (a call it cannot take then throws).
+// with mma.sync, 3 = wgmma on sm_90 (H100/H200; chosen automatically only with VLM4J_GEMM_WGMMA=1 until checked on a
+// GPU). A call the forced variant cannot take throws.
 void vlmc_gemm_variant(int variant);
 
 // ---- attention (attention.cu) ----
