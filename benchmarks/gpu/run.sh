@@ -27,8 +27,19 @@ for h in cuda/build/dev/*; do
   echo "== $h" | tee -a "$log"
   "$h" 2>&1 | tee -a "$log" || status=1
 done
+# our GEMM vs cuBLAS (JavaCPP presets, bench-gemm) on the ViT-B/16 linear shapes. cuBLAS 13 and libcudart.so.13 from
+# PyTorch's pip packages (nvidia/cu13/lib; older layout nvidia/cublas/lib) or the toolkit; exit 2 (no GPU, no cuBLAS)
+# is logged and does not fail the run, exit 1 (outputs disagree) does.
+cudalibs=$(python3 -c 'import glob, nvidia; print(",".join(sorted({f.rsplit("/", 1)[0] for p in nvidia.__path__ for n in ("libcublas.so.13", "libcublasLt.so.13", "libcudart.so.13") for f in glob.glob(p + "/**/" + n, recursive=True)})))' 2>/dev/null)
+cudalibs=${cudalibs:-/usr/local/cuda/lib64}
 if [ -x dist/jre/bin/java ] && [ -f dist/vlm4j.jar ]; then
-  dist/jre/bin/java -jar dist/vlm4j.jar info 2>&1 | tee -a "$log"
+  for dt in bf16 fp16; do
+    dist/jre/bin/java -jar dist/vlm4j.jar bench-gemm --backend cuda --dtype "$dt" --cuda-lib-dir "$cudalibs" 2>&1 | tee -a "$log"
+    [ "${PIPESTATUS[0]}" = 1 ] && status=1
+  done
+fi
+if [ -x dist/jre/bin/java ] && [ -f dist/vlm4j.jar ]; then
+  dist/jre/bin/java -Dorg.bytedeco.javacpp.platform.preloadpath="${cudalibs//,/:}" -jar dist/vlm4j.jar info 2>&1 | tee -a "$log"
   # every op of the CUDA backend vs the float64 reference, and the golden tiny model end to end
   golden=$( [ -d shared/golden ] && echo shared/golden || echo ../shared/golden )
   dist/jre/bin/java -jar dist/vlm4j.jar check --backend cuda --golden "$golden" 2>&1 | tee -a "$log" || status=1

@@ -1,6 +1,7 @@
 package io.vlm4j.cli;
 
 import io.vlm4j.backend.cpu.CpuBackend;
+import io.vlm4j.backend.cuda.CudaDevices;
 import io.vlm4j.backend.cuda.CudaStatus;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -23,7 +24,12 @@ final class InfoCommand implements Callable<Integer> {
         } catch (LinkageError e) {
             System.out.println("backend cpu: unavailable: native library failed to load: " + e.getMessage());
         }
+        // two views of CUDA: our kernels' statically linked runtime, and the presets' dynamic libcudart (device table)
         System.out.println("backend cuda: " + CudaStatus.unavailableReason().map(r -> "unavailable: " + r).orElse("available"));
+        System.out.println("cuda runtime (presets): " + CudaDevices.status());
+        if (CudaDevices.unavailableReason().isEmpty()) {
+            for (CudaDevices.Device d : CudaDevices.report().devices()) System.out.println("  gpu " + d.summary());
+        }
         System.out.println("backend reference: available (float64 Java, for tests)");
         return 0;
     }
