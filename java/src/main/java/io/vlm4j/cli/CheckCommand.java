@@ -2,8 +2,12 @@ package io.vlm4j.cli;
 
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.BackendSelfTest;
+import io.vlm4j.backend.cpu.CpuBackend;
 import io.vlm4j.io.Npy;
+import io.vlm4j.model.clip.ClipConfig;
 import io.vlm4j.model.clip.ClipModel;
+import io.vlm4j.model.clip.ClipTextConfig;
+import io.vlm4j.model.clip.ClipVisionConfig;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import java.nio.file.Files;
@@ -46,6 +50,7 @@ final class CheckCommand implements Callable<Integer> {
                 else worst = Math.max(worst, r.error());
             }
             System.out.printf(Locale.ROOT, "ops: %d checks, %d failed, worst passing error %.2e%n", results.size(), failures, worst);
+            if (!(backend instanceof CpuBackend)) failures += checkRandomModel(backend);
             if (golden != null) failures += checkGolden(backend);
         }
         System.out.println(failures == 0 ? "all checks passed" : failures + " checks FAILED");
@@ -86,6 +91,54 @@ final class CheckCommand implements Callable<Integer> {
                                     c[0], replay ? (pass == 0 ? " recorded" : " replayed") : "", err, err / Math.max(scale, 1e-30), cos,
                                     ok ? "ok" : "FAIL");
                         }
+                    }
+                }
+            }
+        }
+        return failures;
+    }
+
+    /**
+     * A small random CLIP (head dims 64 and 32, 37 image tokens, 13 text tokens, ragged chunks of 3) end to end
+     * against the CPU backend's F32 embeddings: what a machine without the golden files (the GPU machine) can check.
+     * F32: 1e-4 of max |reference|; F16/BF16: 1e-2 and cosine >= 0.999. With --graphs also recorded and replayed.
+     */
+    private int checkRandomModel(Backend backend) throws Exception {
+        ClipTextConfig text = new ClipTextConfig(1000, 64, 128, 2, 2, 13, "quick_gelu", 1e-5, 32, 1, 998, 999);
+        ClipVisionConfig vision = new ClipVisionConfig(128, 256, 2, 2, 3, 48, 8, "gelu", 1e-5, 32);
+        ClipConfig config = ClipConfig.of(text, vision, 32);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+        int n = 7;
+        float[] px = new float[n * 3 * 48 * 48];
+        for (int i = 0; i < px.length; i++) px[i] = (float) (r.nextDouble() * 4 - 2);
+        int[] ids = new int[n * 13];
+        for (int b = 0; b < n; b++) {
+            int eos = 2 + r.nextInt(11);
+            ids[b * 13] = 998;
+            for (int i = 1; i < eos; i++) ids[b * 13 + i] = 2 + r.nextInt(990);
+            ids[b * 13 + eos] = 999;
+        }
+        boolean f32 = backend.computeType() == DType.F32;
+        int failures = 0;
+        try (Backend cpu = new CpuBackend(); ClipModel want = ClipModel.random(config, 11, cpu).batchSize(3);
+             ClipModel got = ClipModel.random(config, 11, backend).batchSize(3);
+             Tensor pixels = Tensor.of(px, n, 3, 48, 48); Tensor tokens = Tensor.ofInts(ids, n, 13);
+             Tensor wi = want.encodeImages(pixels, false); Tensor wt = want.encodeTexts(tokens, false)) {
+            for (boolean replay : graphs ? new boolean[] {false, true, true} : new boolean[] {false}) {
+                got.useGraphs(replay);
+                try (Tensor gi = got.encodeImages(pixels, false); Tensor gt = got.encodeTexts(tokens, false)) {
+                    for (Tensor[] pair : new Tensor[][] {{wi, gi}, {wt, gt}}) {
+                        float[] w = pair[0].toFloatArray(), g = pair[1].toFloatArray();
+                        double err = 0, scale = 0;
+                        for (int i = 0; i < w.length; i++) {
+                            err = Math.max(err, Float.isFinite(g[i]) ? Math.abs((double) g[i] - w[i]) : Double.POSITIVE_INFINITY);
+                            scale = Math.max(scale, Math.abs(w[i]));
+                        }
+                        double rel = err / Math.max(scale, 1e-30), cos = minRowCosine(g, w, (int) pair[0].dim(1));
+                        boolean ok = f32 ? rel <= 1e-4 : rel <= 1e-2 && cos >= 0.999;
+                        if (!ok) failures++;
+                        System.out.printf(Locale.ROOT, "  random model %-6s%s vs cpu fp32: %.2e relative, min cosine %.6f %s%n",
+                                pair[0] == wi ? "image" : "text", replay ? " (graphs)" : "", rel, cos, ok ? "ok" : "FAIL");
                     }
                 }
             }
