@@ -240,4 +240,14 @@ class CliTest {
             assertTrue(c.err().contains("unavailable"), c.err());
         }
     }
+
+    @Test
+    void checkRunsARandomModelEndToEndAgainstTheCpuBackend() {
+        Run r = run("check", "--backend", "reference", "--graphs");
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("random model image  vs cpu fp32") && r.out().contains("random model text   (graphs)"), r.out());
+        Run bf16 = run("check", "--backend", "cpu", "--dtype", "bf16");
+        assertEquals(2, bf16.code());
+        assertTrue(bf16.err().contains("F32 only"), bf16.err());
+    }
 }
