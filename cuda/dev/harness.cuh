@@ -69,10 +69,11 @@ inline std::vector<float> rounded(int dt, std::vector<float> v) {
     return v;
 }
 
-// max |got - ref| / max(1, max |ref|): normwise, as the CPU conformance suite.
+// max |got - ref| / max(1, max |ref|): normwise, as the CPU conformance suite; infinite for a NaN or inf output.
 inline double err(const std::vector<float>& got, const std::vector<double>& ref) {
     double d = 0, m = 1;
     for (size_t i = 0; i < ref.size(); ++i) {
+        if (!std::isfinite(got[i])) return INFINITY;
         d = std::max(d, std::fabs(double(got[i]) - ref[i]));
         m = std::max(m, std::fabs(ref[i]));
     }

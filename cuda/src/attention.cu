@@ -1,25 +1,33 @@
-// Fused scaled-dot-product attention. Variant 1: one warp per (batch, head, query) row, each lane holding up to 4
+// Fused scaled-dot-product attention and the dispatcher between its variants (cuda/dev/attention.cu checks each
+// against a float64 reference). Variant 1, here: one warp per (batch, head, query) row, each lane holding up to 4
 // of the head's dimensions; keys are visited once with an online softmax (running max and sum), so no [L, L]
-// scores ever reach memory. Simple and exact in fp32; the tiled flash-attention variant (K/V tiles in shared
-// memory, tensor-core QK^T and PV) is the next one, checked against this one by cuda/dev/attention.cu.
+// scores ever reach memory. Any dtype, exact in fp32: the FP32 path and the fallback. Variant 2
+// (flash_attention.cu): FlashAttention-2 on the tensor cores for F16/BF16, chosen whenever its layout needs hold.
 #include "vlm4j/cuda_kernels.h"
+#include "attention.cuh"
 #include "dtype.cuh"
+
+#include <atomic>
+#include <cstdlib>
 
 namespace {
 
 using vlmc::from_f;
 using vlmc::to_f;
+using vlmc::attention::Params;
 
 constexpr int max_per_lane = 4;  // head_dim <= 128
 constexpr int warps_per_block = 4;
 
-struct Params {
-    int64_t ldq, stride_q, ldk, stride_k, ldv, stride_v, ldo, stride_o;
-    int64_t batch, heads, lq, lk, d;
-    float scale;
-    int causal;
-    const int32_t* mask;
-};
+// 0 = pick per call, 1 or 2 = always that variant; starts from $VLMC_ATTENTION_VARIANT (0 when unset or invalid).
+std::atomic<int>& variant_override() {
+    static std::atomic<int> v{[] {
+        const char* e = std::getenv("VLMC_ATTENTION_VARIANT");
+        const int x = e ? std::atoi(e) : 0;
+        return x >= 0 && x <= 2 ? x : 0;
+    }()};
+    return v;
+}
 
 template <typename T>
 __global__ void attention_warp_row(Params p, const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
@@ -73,6 +81,11 @@ __global__ void attention_warp_row(Params p, const T* __restrict__ q, const T* _
 
 }  // namespace
 
+void vlmc_attention_variant(int v) {
+    if (v < 0 || v > 2) vlmc::fail("vlmc_attention_variant", "variant must be 0 (auto), 1 or 2 (got ", v, ")");
+    variant_override().store(v);
+}
+
 void vlmc_attention(int dtype, int64_t q, int64_t ldq, int64_t stride_q, int64_t k, int64_t ldk, int64_t stride_k,
                     int64_t v, int64_t ldv, int64_t stride_v, int64_t out, int64_t ldo, int64_t stride_o,
                     int64_t batch, int64_t heads, int64_t lq, int64_t lk, int64_t head_dim, float scale, int causal,
@@ -93,11 +106,18 @@ void vlmc_attention(int dtype, int64_t q, int64_t ldq, int64_t stride_q, int64_t
         vlmc::check_ptr(fn, k, "k");
         vlmc::check_ptr(fn, v, "v");
     }
+    const Params p{ldq, stride_q, ldk, stride_k, ldv, stride_v, ldo, stride_o, batch, heads, lq, lk, head_dim, scale, causal,
+                   reinterpret_cast<const int32_t*>(key_mask)};
+    const int variant = variant_override().load();
+    const char* why_not_2 = vlmc::attention::flash_unsupported(dtype, p, q, k, v, out);
+    if (variant == 2 && why_not_2) vlmc::fail(fn, "variant 2 was forced but cannot run this call: ", why_not_2);
+    if (variant != 1 && !why_not_2) {
+        vlmc::attention::flash_attention(dtype, p, q, k, v, out);
+        return;
+    }
     const int64_t rows = batch * heads * lq;
     const int64_t blocks = (rows + warps_per_block - 1) / warps_per_block;
     if (blocks > 0x7fffffff) vlmc::fail(fn, "too many rows for one launch (", rows, ")");
-    Params p{ldq, stride_q, ldk, stride_k, ldv, stride_v, ldo, stride_o, batch, heads, lq, lk, head_dim, scale, causal,
-             reinterpret_cast<const int32_t*>(key_mask)};
     vlmc::dispatch(dtype, [&](auto t) {
         using T = decltype(t);
         attention_warp_row<T><<<unsigned(blocks), 32 * warps_per_block, 0, vlmc::stream()>>>(p, reinterpret_cast<const T*>(q), reinterpret_cast<const T*>(k),

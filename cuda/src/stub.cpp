@@ -30,6 +30,7 @@ void vlmc_gemm(int, int, int, int64_t, int64_t, int64_t, int64_t, float, int64_t
                float, int64_t, int64_t, int64_t, int64_t, int, int64_t, int64_t, int64_t) { unavailable("vlmc_gemm"); }
 void vlmc_attention(int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                     int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, int, int64_t) { unavailable("vlmc_attention"); }
+void vlmc_attention_variant(int) { unavailable("vlmc_attention_variant"); }
 void vlmc_memcpy_d2d(int64_t, int64_t, int64_t) { unavailable("vlmc_memcpy_d2d"); }
 void vlmc_add_row(int, int64_t, int64_t, int64_t, int64_t) { unavailable("vlmc_add_row"); }
 int64_t vlmc_stream_create() { unavailable("vlmc_stream_create"); }

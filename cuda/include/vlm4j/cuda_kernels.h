@@ -97,8 +97,15 @@ void vlmc_gemm_variant(int variant);
 // ---- attention (attention.cu) ----
 // Same contract as vlm_attention_f32: out = softmax(scale q k^T + masks) v per (batch, head), q/k/v/out strided
 // (leading dimension per row, stride per batch, head h at columns h*head_dim), key_mask int32 [B, Lk] or 0.
-// variant 1: one warp per query row with an online softmax (no [L, L] matrix), head_dim <= 128.
+// variant 1: one warp per query row with an online softmax (no [L, L] matrix), any dtype, head_dim <= 128.
+// variant 2: FlashAttention-2 on the tensor cores (mma.sync, fp32 accumulation) for F16/BF16 with head_dim 32, 64,
+// 80 or 128, 16-byte aligned q/k/v/out and every leading dimension and stride a multiple of 8 elements (so packed
+// QKV with ld = 3 * heads * head_dim qualifies); chosen automatically whenever those hold, else variant 1.
 void vlmc_attention(int dtype, int64_t q, int64_t ldq, int64_t stride_q, int64_t k, int64_t ldk, int64_t stride_k,
                     int64_t v, int64_t ldv, int64_t stride_v, int64_t out, int64_t ldo, int64_t stride_o,
                     int64_t batch, int64_t heads, int64_t lq, int64_t lk, int64_t head_dim, float scale, int causal,
                     int64_t key_mask);
+// Forces the attention variant for every later call from any thread (for harnesses and comparisons): 0 = choose
+// per call (the default), 1 = always variant 1, 2 = always variant 2 (a call it cannot run then throws, saying
+// why). The initial value comes from the environment variable VLMC_ATTENTION_VARIANT when it holds 0, 1 or 2.
+void vlmc_attention_variant(int v);

@@ -66,4 +66,6 @@ public final class CudaKernels {
                                              long v, long ldv, long strideV, long out, long ldo, long strideO,
                                              long batch, long heads, long lq, long lk, long headDim, float scale,
                                              int causal, long keyMask);
+    /** 0 = choose per call (default), 1 or 2 = force that attention variant (see cuda_kernels.h). */
+    public static native void vlmc_attention_variant(int v);
 }
