@@ -117,6 +117,30 @@ public final class ImagePreprocessor {
         }
     }
 
+    /**
+     * Pixel values F32 [n, 3, H, W] of images already in memory (dataset arrays such as MedMNIST or IDX files:
+     * 8-bit gray or RGB), through the same resize, crop and normalize as files; {@code image.apply(i)} is called
+     * once per index, from several threads. A failure names the index.
+     */
+    public Tensor preprocessDecoded(int n, java.util.function.IntFunction<ImageDecoder.Decoded> image) {
+        int oh = config.outputHeight(), ow = config.outputWidth();
+        long per = 3L * oh * ow;
+        Tensor all = Tensor.allocate(DType.F32, n, 3, oh, ow);
+        try {
+            IntStream.range(0, n).parallel().forEach(i -> {
+                try {
+                    process(image.apply(i), all.address() + i * per * Float.BYTES, 0);
+                } catch (RuntimeException e) {
+                    throw new IllegalArgumentException("image " + i + ": " + e.getMessage(), e);
+                }
+            });
+            return all;
+        } catch (RuntimeException e) {
+            all.close();
+            throw e;
+        }
+    }
+
     /** The 8-bit RGB crop [H, W, 3] just before rescale and normalize (for checks and debugging). */
     public byte[] cropRgb8(Path file) throws IOException {
         ImageDecoder.Decoded d = ImageDecoder.decode(file, sixteenBit);
