@@ -16,8 +16,8 @@ import picocli.CommandLine.Command;
 @Command(name = "vlm4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Run CLIP-family vision-language models on native kernels.",
         subcommands = {InfoCommand.class, TokenizeCommand.class, PreprocessCommand.class, EncodeImagesCommand.class,
-                EncodeTextsCommand.class, ZeroShotCommand.class, BenchCommand.class, BenchGemmCommand.class, CheckCommand.class,
-                CommandLine.HelpCommand.class})
+                EncodeTextsCommand.class, ZeroShotCommand.class, EmbedDatasetCommand.class, BenchCommand.class, BenchGemmCommand.class,
+                CheckCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static final int EXIT_BAD_INPUT = 2;
     public static final int EXIT_INTERNAL = 1;

@@ -61,6 +61,8 @@ public final class ImagePreprocessor {
 
     public Pipeline pipeline() { return pipeline; }
 
+    public ImageDecoder.SixteenBit sixteenBit() { return sixteenBit; }
+
     /** Pixel values of the images that could be read, and why the others could not; the caller closes it. */
     public record Result(Tensor pixels, List<Path> kept, Map<Path, String> skipped) implements AutoCloseable {
         @Override

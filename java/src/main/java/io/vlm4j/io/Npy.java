@@ -4,6 +4,7 @@ import io.vlm4j.backend.cpu.CpuBackend;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -110,6 +111,75 @@ public final class Npy {
         }
     }
 
+    /** An integer or bool array (int32, int64, uint8, bool) as longs, in C order; under 2^31 elements. */
+    public static long[] readInt64(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            NpyHeader h = header(file, ch);
+            return readInt64(file, h, Channels.newInputStream(ch.position(h.dataOffset())));
+        }
+    }
+
+    /** A uint8 (or bool) array's bytes, in C order; under 2 GiB. */
+    public static byte[] readUint8(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            NpyHeader h = header(file, ch);
+            requireUint8(file, h);
+            if (h.dataBytes() > Integer.MAX_VALUE - 8) {
+                throw new ModelFormatException(file, "array of " + h.dataBytes() + " bytes; arrays of 2 GiB or more are not supported here");
+            }
+            return read(file, ch, h.dataOffset(), (int) h.dataBytes()).array();
+        }
+    }
+
+    /**
+     * The header of a .npy held in a stream of {@code size} bytes (an entry of an .npz), read from the stream's first
+     * byte; on return the stream is at the data, and {@link NpyHeader#dataOffset()} counts from the stream's start.
+     * {@code name} is used in error messages.
+     */
+    public static NpyHeader readHeader(Path name, InputStream in, long size) throws IOException {
+        return header(name, size, n -> {
+            byte[] b = in.readNBytes(n);
+            if (b.length < n) throw new ModelFormatException(name, "unexpected end of data (truncated?)");
+            return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+        });
+    }
+
+    /** The data of an integer or bool array described by {@code h}, read from {@code in} (positioned at the data). */
+    public static long[] readInt64(Path name, NpyHeader h, InputStream in) throws IOException {
+        if (h.kind() == 'f') {
+            throw new ModelFormatException(name, "expected an integer array (uint8/int32/int64/bool), found dtype '" + h.descr() + "'");
+        }
+        if (h.numel() > Integer.MAX_VALUE - 8) {
+            throw new ModelFormatException(name, "array of " + h.numel() + " elements; 2^31 or more are not supported here");
+        }
+        long[] out = new long[(int) h.numel()];
+        int chunk = CHUNK / h.itemSize() * h.itemSize();
+        long remaining = h.dataBytes();
+        int k = 0;
+        while (remaining > 0) {
+            int n = (int) Math.min(chunk, remaining);
+            byte[] b = in.readNBytes(n);
+            if (b.length < n) throw new ModelFormatException(name, "unexpected end of data (truncated?)");
+            ByteBuffer buf = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+            while (buf.hasRemaining()) {
+                out[k++] = switch (h.itemSize()) {
+                    case 1 -> h.kind() == 'b' ? (buf.get() != 0 ? 1 : 0) : buf.get() & 0xFF;
+                    case 4 -> buf.getInt();
+                    default -> buf.getLong();
+                };
+            }
+            remaining -= n;
+        }
+        return out;
+    }
+
+    /** uint8 or bool: the element types whose bytes are the values. */
+    public static void requireUint8(Path name, NpyHeader h) throws ModelFormatException {
+        if (h.itemSize() != 1) {
+            throw new ModelFormatException(name, "expected a uint8 array, found dtype '" + h.descr() + "'");
+        }
+    }
+
     /** Writes an F32 tensor as {@code <f4} or an I32 tensor as {@code <i4}, replacing {@code file} atomically. */
     public static void write(Path file, Tensor tensor) throws IOException {
         String descr = switch (tensor.dtype()) {
@@ -154,9 +224,24 @@ public final class Npy {
     }
 
     private static NpyHeader header(Path file, FileChannel ch) throws IOException {
-        long size = ch.size();
+        long[] pos = {0};
+        return header(file, ch.size(), n -> {
+            ByteBuffer b = read(file, ch, pos[0], n);
+            pos[0] += n;
+            return b;
+        });
+    }
+
+    /** Reads the next {@code n} bytes of a file or stream, failing on a short read. */
+    @FunctionalInterface
+    private interface Sequential {
+        ByteBuffer next(int n) throws IOException;
+    }
+
+    /** Validates the header of {@code size} bytes of .npy read through {@code in} from its first byte. */
+    private static NpyHeader header(Path file, long size, Sequential in) throws IOException {
         if (size < 10) throw new ModelFormatException(file, "file is " + size + " bytes, too short for a .npy header");
-        ByteBuffer start = read(file, ch, 0, 12 <= size ? 12 : 10);
+        ByteBuffer start = in.next(8);
         byte[] magic = new byte[6];
         start.get(magic);
         if (!Arrays.equals(magic, MAGIC)) throw new ModelFormatException(file, "not a .npy file (bad magic bytes)");
@@ -167,7 +252,8 @@ public final class Npy {
         }
         int prefix = major == 1 ? 10 : 12;
         if (size < prefix) throw new ModelFormatException(file, "file is " + size + " bytes, too short for a .npy header");
-        long headerLength = major == 1 ? start.getShort() & 0xFFFFL : start.getInt() & 0xFFFFFFFFL;
+        ByteBuffer len = in.next(prefix - 8);
+        long headerLength = major == 1 ? len.getShort() & 0xFFFFL : len.getInt() & 0xFFFFFFFFL;
         if (headerLength > size - prefix) {
             throw new ModelFormatException(file, ".npy header length " + headerLength + " is larger than the rest of the file ("
                     + (size - prefix) + " bytes)");
@@ -175,7 +261,7 @@ public final class Npy {
         if (headerLength > MAX_HEADER_BYTES) {
             throw new ModelFormatException(file, ".npy header length " + headerLength + " exceeds the limit of " + MAX_HEADER_BYTES);
         }
-        ByteBuffer raw = read(file, ch, prefix, (int) headerLength);
+        ByteBuffer raw = in.next((int) headerLength);
         // Versions 1 and 2 store latin-1 text, version 3 UTF-8 (numpy's own choice of decoding).
         String text = new String(raw.array(), major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
         NpyHeader h = NpyHeader.parse(file, text, prefix + headerLength);
