@@ -1,0 +1,249 @@
+package io.vlm4j.eval.report;
+
+import io.vlm4j.data.EmbeddingCache;
+import io.vlm4j.data.ImageDataset;
+import io.vlm4j.data.ModelIdentity;
+import io.vlm4j.eval.ClassificationMetrics;
+import io.vlm4j.eval.KnnClassifier;
+import io.vlm4j.eval.LinearProbe;
+import io.vlm4j.eval.MulticlassReport;
+import io.vlm4j.eval.MultilabelReport;
+import io.vlm4j.eval.analysis.LabeledEmbeddings;
+import io.vlm4j.eval.analysis.Pca;
+import io.vlm4j.eval.analysis.Projection;
+import io.vlm4j.eval.analysis.ScatterPlot;
+import io.vlm4j.eval.analysis.SeparabilityMetrics;
+import io.vlm4j.eval.analysis.SeparabilityReport;
+import io.vlm4j.eval.analysis.Tsne;
+import io.vlm4j.eval.overlay.OverlayProbe;
+import io.vlm4j.image.ImageDecoder;
+import io.vlm4j.image.ImagePreprocessor;
+import io.vlm4j.model.clip.ClipModel;
+import io.vlm4j.model.clip.ZeroShotClassifier;
+import io.vlm4j.tensor.Tensor;
+import io.vlm4j.text.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.LongConsumer;
+
+/**
+ * Evaluates one model on one dataset: embeddings of the three splits (through the cache), zero-shot on test
+ * (single-label: prompt ensembles, scale 100; multi-label: "{}" vs "no {}" per label), the CLIP-paper linear probe
+ * and cosine k-NN, separability metrics and 2-D projections of the normalized test embeddings, and the text-overlay
+ * probe. The parts a dataset or model cannot support are skipped with a note, never failing the comparison.
+ */
+public final class ModelEvaluator {
+
+    /** What to run, with the evaluation's usual defaults. */
+    public record Options(List<String> templates, double zeroShotScale, int knnK, int maxPairwiseSamples, boolean tsne,
+                          Tsne.Options tsneOptions, boolean overlay, int overlayImages, long seed) {
+        public static Options defaults() {
+            return new Options(List.of("a photo of a {}."), 100, 20, 5000, true, Tsne.Options.defaults(), true, 64, 0);
+        }
+    }
+
+    /** Progress reporting: a named task with a total, advanced by the returned consumer, closed when done. */
+    public interface ProgressFactory {
+        Task start(String task, long total);
+
+        interface Task extends LongConsumer, AutoCloseable {
+            @Override
+            void close();
+        }
+
+        ProgressFactory NONE = (t, n) -> new Task() {
+            @Override
+            public void accept(long v) {}
+
+            @Override
+            public void close() {}
+        };
+    }
+
+    /** A loaded model with what evaluating it needs; the tokenizer is absent for image-only use (no zero-shot). */
+    public record Subject(String name, Path path, ClipModel clip, ImagePreprocessor preprocessor, Optional<Tokenizer> tokenizer) {}
+
+    private ModelEvaluator() {}
+
+    public static ModelResult evaluate(Subject m, EvalSplits splits, Optional<EmbeddingCache> cache, Options o, Path outDir,
+                                       ProgressFactory progress) throws IOException {
+        List<String> notes = new ArrayList<>();
+        Map<String, Boolean> hits = new LinkedHashMap<>();
+        Map<String, Double> seconds = new LinkedHashMap<>();
+        List<String> plots = new ArrayList<>();
+        ImageDataset test = splits.test();
+        List<String> names = test.classNames();
+        long t0 = System.nanoTime();
+        float[][] train = embed(m, splits.train(), "train", cache, hits, progress);
+        float[][] val = embed(m, splits.val(), "val", cache, hits, progress);
+        float[][] testX = embed(m, test, "test", cache, hits, progress);
+        seconds.put("embed", (System.nanoTime() - t0) / 1e9);
+        int dim = testX.length == 0 ? 0 : testX[0].length;
+        float[][] testN = normalized(testX);
+
+        MulticlassReport zs = null;
+        MultilabelReport zsMulti = null;
+        ZeroShotClassifier head = null;
+        t0 = System.nanoTime();
+        if (m.tokenizer().isEmpty() || m.clip().text().isEmpty()) {
+            notes.add("zero-shot: skipped (" + (m.clip().text().isEmpty() ? "the model has no text tower" : "no tokenizer found") + ")");
+        } else {
+            Tokenizer tok = m.tokenizer().get();
+            head = ZeroShotClassifier.build(m.clip(), tok, names, o.templates(), tok.defaultContext(), (float) o.zeroShotScale());
+            try (Tensor t = Tensor.of(flatten(testN), testN.length, dim)) {
+                if (!test.multiLabel()) {
+                    zs = ClassificationMetrics.multiclass(labels(test), head.probabilities(t), names);
+                } else {
+                    List<String> negative = names.stream().map(n -> "no " + n).toList();
+                    ZeroShotClassifier neg = ZeroShotClassifier.build(m.clip(), tok, negative, o.templates(), tok.defaultContext(),
+                            (float) o.zeroShotScale());
+                    float[][] lp = head.logits(t), ln = neg.logits(t);
+                    double[][] p = new double[lp.length][names.size()];
+                    for (int i = 0; i < lp.length; i++) {
+                        for (int k = 0; k < names.size(); k++) p[i][k] = 1 / (1 + Math.exp(-((double) lp[i][k] - ln[i][k])));
+                    }
+                    zsMulti = ClassificationMetrics.multilabel(labelVectors(test), p, ClassificationMetrics.ScoreKind.PROBABILITIES, names);
+                    notes.add("zero-shot (multi-label): per label, softmax over the prompts \"{}\" vs \"no {}\" (CheXzero style)");
+                }
+            }
+        }
+        seconds.put("zero_shot", (System.nanoTime() - t0) / 1e9);
+
+        LinearProbe.Result probe = null;
+        Double knn = null;
+        SeparabilityReport sep = null;
+        double[] pcaRatio = null;
+        if (test.multiLabel()) {
+            notes.add("linear probe, k-NN, separability and projections: single-label datasets only in this version");
+        } else {
+            int[] yTrain = labels(splits.train()), yVal = labels(splits.val()), yTest = labels(test);
+            t0 = System.nanoTime();
+            probe = LinearProbe.run(LinearProbe.Split.of(train, yTrain), LinearProbe.Split.of(val, yVal),
+                    LinearProbe.Split.of(testX, yTest), LinearProbe.Options.defaults());
+            seconds.put("linear_probe", (System.nanoTime() - t0) / 1e9);
+            t0 = System.nanoTime();
+            int k = Math.min(o.knnK(), train.length);
+            knn = KnnClassifier.fit(train, yTrain, KnnClassifier.Options.defaults().withK(k)).score(testX, yTest);
+            seconds.put("knn", (System.nanoTime() - t0) / 1e9);
+            t0 = System.nanoTime();
+            LabeledEmbeddings data = LabeledEmbeddings.of(testN, yTest, names);
+            sep = SeparabilityMetrics.compute(data, new SeparabilityMetrics.Options(o.maxPairwiseSamples(), 10, o.seed()));
+            seconds.put("separability", (System.nanoTime() - t0) / 1e9);
+            t0 = System.nanoTime();
+            Projection pca = Projection.pca(data);
+            pcaRatio = Pca.fit(data.x(), 2).explainedVarianceRatio();
+            String file = fileName(m.name()) + "-pca.png";
+            ScatterPlot.write(outDir.resolve(file), pca, data, m.name() + ": PCA of test embeddings",
+                    String.format(Locale.ROOT, "%s, %d images; %s", test.name(), testN.length, sep.summaryLine()), ScatterPlot.Style.defaults());
+            plots.add(file);
+            if (o.tsne()) {
+                Projection tsne = Projection.tsne(data, o.tsneOptions());
+                file = fileName(m.name()) + "-tsne.png";
+                ScatterPlot.write(outDir.resolve(file), tsne, data, m.name() + ": t-SNE of test embeddings",
+                        test.name() + ", " + tsne.details(), ScatterPlot.Style.defaults());
+                plots.add(file);
+            }
+            seconds.put("projections", (System.nanoTime() - t0) / 1e9);
+        }
+
+        OverlayProbe.Report overlay = null;
+        if (!o.overlay()) {
+            notes.add("overlay probe: not requested");
+        } else if (head == null || test.multiLabel()) {
+            notes.add("overlay probe: needs single-label zero-shot (a text tower and a tokenizer)");
+        } else {
+            t0 = System.nanoTime();
+            ImageDataset sample = test.size() > o.overlayImages() ? test.subsample(o.overlayImages(), o.seed()) : test;
+            List<ImageDecoder.Decoded> images = new ArrayList<>(sample.size());
+            for (int i = 0; i < sample.size(); i++) images.add(sample.image(i));
+            double[][] w = head.head().classWeights();
+            float[][] wf = new float[w.length][];
+            for (int c = 0; c < w.length; c++) {
+                wf[c] = new float[w[c].length];
+                for (int j = 0; j < w[c].length; j++) wf[c][j] = (float) w[c][j];
+            }
+            List<OverlayProbe.Variant> variants = OverlayProbe.defaultVariants(names, o.seed());
+            try (ProgressFactory.Task task = progress.start(m.name() + ": overlay probe", (long) variants.size() * images.size())) {
+                overlay = OverlayProbe.run(images, labels(sample), wf, ims -> embedImages(m, ims), variants, task::accept);
+            }
+            seconds.put("overlay", (System.nanoTime() - t0) / 1e9);
+        }
+        return new ModelResult(m.name(), m.path().toString(), dim, zs, zsMulti, probe, knn, Math.min(o.knnK(), train.length), sep,
+                pcaRatio, overlay, plots, hits, seconds, notes);
+    }
+
+    private static float[][] embed(Subject m, ImageDataset d, String split, Optional<EmbeddingCache> cache, Map<String, Boolean> hits,
+                                   ProgressFactory progress) throws IOException {
+        try (ProgressFactory.Task task = progress.start(m.name() + ": embed " + split, d.size())) {
+            if (cache.isPresent()) {
+                try (EmbeddingCache.Result r = cache.get().imageEmbeddings(m.clip(), ModelIdentity.ofPath(m.path()), Optional.empty(),
+                        m.preprocessor(), d, task)) {
+                    hits.put(split, r.hit());
+                    return rows(r.embeddings());
+                }
+            }
+            try (Tensor t = EmbeddingCache.compute(m.clip(), m.preprocessor(), d, task)) {
+                hits.put(split, false);
+                return rows(t);
+            }
+        }
+    }
+
+    /** Normalized embeddings of in-memory images (the overlay probe's model). */
+    private static float[][] embedImages(Subject m, List<ImageDecoder.Decoded> images) {
+        try (Tensor px = m.preprocessor().preprocessDecoded(images.size(), images::get); Tensor e = m.clip().encodeImages(px, true)) {
+            return rows(e);
+        }
+    }
+
+    static float[][] rows(Tensor t) {
+        int n = (int) t.dim(0), e = (int) t.dim(1);
+        float[] flat = t.toFloatArray();
+        float[][] out = new float[n][e];
+        for (int i = 0; i < n; i++) System.arraycopy(flat, i * e, out[i], 0, e);
+        return out;
+    }
+
+    private static float[] flatten(float[][] x) {
+        int e = x.length == 0 ? 0 : x[0].length;
+        float[] out = new float[x.length * e];
+        for (int i = 0; i < x.length; i++) System.arraycopy(x[i], 0, out, i * e, e);
+        return out;
+    }
+
+    static float[][] normalized(float[][] x) {
+        float[][] out = new float[x.length][];
+        for (int i = 0; i < x.length; i++) {
+            double ss = 0;
+            for (float v : x[i]) ss += (double) v * v;
+            double div = Math.max(Math.sqrt(ss), 1e-12);
+            out[i] = new float[x[i].length];
+            for (int j = 0; j < x[i].length; j++) out[i][j] = (float) (x[i][j] / div);
+        }
+        return out;
+    }
+
+    static int[] labels(ImageDataset d) {
+        int[] y = new int[d.size()];
+        for (int i = 0; i < y.length; i++) y[i] = d.label(i);
+        return y;
+    }
+
+    private static int[][] labelVectors(ImageDataset d) {
+        int[][] y = new int[d.size()][];
+        for (int i = 0; i < y.length; i++) y[i] = d.labelVector(i);
+        return y;
+    }
+
+    /** A model name as a file-name stem: letters, digits, '-', '_', '.'. */
+    static String fileName(String name) {
+        String s = name.replaceAll("[^A-Za-z0-9._-]+", "_");
+        return s.isEmpty() ? "model" : s;
+    }
+}
