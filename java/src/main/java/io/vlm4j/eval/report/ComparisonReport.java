@@ -37,10 +37,11 @@ public record ComparisonReport(String dataset, String datasetIdentity, List<Stri
     private static final List<Metric> METRICS = List.of(
             new Metric("zero-shot accuracy", "ZS acc", true, r -> r.zeroShot() == null ? null : r.zeroShot().accuracy()),
             new Metric("zero-shot balanced accuracy", "ZS bal. acc", true, r -> r.zeroShot() == null ? null : r.zeroShot().balancedAccuracy()),
-            new Metric("zero-shot macro AUROC", "ZS AUROC", true, r -> r.zeroShot() != null ? r.zeroShot().macroAuroc()
-                    : r.zeroShotMulti() == null ? null : r.zeroShotMulti().macroAuroc()),
+            new Metric("zero-shot macro AUROC", "ZS AUROC", true, r -> r.zeroShot() != null ? (Double) r.zeroShot().macroAuroc()
+                    : r.zeroShotMulti() == null ? null : (Double) r.zeroShotMulti().macroAuroc()),
             new Metric("linear probe accuracy", "LP acc", true, r -> r.linearProbe() == null ? null : r.linearProbe().test().accuracy()),
             new Metric("linear probe balanced accuracy", "LP bal. acc", true, r -> r.linearProbe() == null ? null : r.linearProbe().test().balancedAccuracy()),
+            new Metric("linear probe macro AUROC", "LP AUROC", true, ModelResult::linearProbeAuroc),
             new Metric("linear probe best C", "LP C", false, r -> r.linearProbe() == null ? null : r.linearProbe().bestC()),
             new Metric("k-NN accuracy (cosine)", "kNN acc", true, ModelResult::knnAccuracy),
             new Metric("silhouette (cosine)", "sil. cos", false, r -> r.separability() == null ? null : r.separability().silhouetteCosine()),
@@ -242,6 +243,13 @@ public record ComparisonReport(String dataset, String datasetIdentity, List<Stri
                         .append(" fits); test accuracy ").append(num(r.linearProbe().test().accuracy())).append(", macro AUROC ")
                         .append(num(r.linearProbe().test().macroAuroc())).append('\n');
                 for (String w : r.linearProbe().warnings()) md.append("- warning: ").append(w).append('\n');
+            }
+            if (r.labelProbes() != null && !r.labelProbes().isEmpty()) {
+                md.append("\nLinear probe per label:\n\n| label | train positives | best C | test accuracy | test AUROC |\n|---|---:|---:|---:|---:|\n");
+                for (ModelResult.LabelProbe l : r.labelProbes()) {
+                    md.append("| ").append(l.label()).append(" | ").append(l.trainPositives()).append(" | ").append(num(l.bestC())).append(" | ")
+                            .append(num(l.accuracy())).append(" | ").append(num(l.auroc())).append(" |\n");
+                }
             }
             if (r.overlay() != null) {
                 md.append("\nText-overlay probe (").append(r.overlay().images()).append(" test images, clean zero-shot accuracy ")

@@ -116,11 +116,16 @@ public final class ModelEvaluator {
         seconds.put("zero_shot", (System.nanoTime() - t0) / 1e9);
 
         LinearProbe.Result probe = null;
+        List<ModelResult.LabelProbe> labelProbes = null;
         Double knn = null;
         SeparabilityReport sep = null;
         double[] pcaRatio = null;
         if (test.multiLabel()) {
-            notes.add("linear probe, k-NN, separability and projections: single-label datasets only in this version");
+            t0 = System.nanoTime();
+            labelProbes = labelProbes(train, val, testX, splits, names, notes);
+            seconds.put("linear_probe", (System.nanoTime() - t0) / 1e9);
+            notes.add("linear probe (multi-label): one binary probe per label, same protocol; k-NN, separability and projections "
+                    + "are single-label analyses");
         } else {
             int[] yTrain = labels(splits.train()), yVal = labels(splits.val()), yTest = labels(test);
             t0 = System.nanoTime();
@@ -174,8 +179,34 @@ public final class ModelEvaluator {
             }
             seconds.put("overlay", (System.nanoTime() - t0) / 1e9);
         }
-        return new ModelResult(m.name(), m.path().toString(), dim, zs, zsMulti, probe, knn, Math.min(o.knnK(), train.length), sep,
+        return new ModelResult(m.name(), m.path().toString(), dim, zs, zsMulti, probe, labelProbes, knn, Math.min(o.knnK(), train.length), sep,
                 pcaRatio, overlay, plots, hits, seconds, notes);
+    }
+
+    /** One binary probe per label; labels with a single class in train or validation are skipped with a note. */
+    private static List<ModelResult.LabelProbe> labelProbes(float[][] train, float[][] val, float[][] test, EvalSplits splits,
+                                                            List<String> names, List<String> notes) {
+        int[][] yTrain = labelVectors(splits.train()), yVal = labelVectors(splits.val()), yTest = labelVectors(splits.test());
+        List<ModelResult.LabelProbe> out = new ArrayList<>();
+        for (int k = 0; k < names.size(); k++) {
+            int[] a = column(yTrain, k), b = column(yVal, k), c = column(yTest, k);
+            int pos = java.util.Arrays.stream(a).sum(), posVal = java.util.Arrays.stream(b).sum();
+            if (pos == 0 || pos == a.length || posVal == 0 || posVal == b.length) {
+                notes.add("linear probe: label '" + names.get(k) + "' skipped (one class only in train or validation)");
+                continue;
+            }
+            LinearProbe.Result r = LinearProbe.run(LinearProbe.Split.of(train, a), LinearProbe.Split.of(val, b), LinearProbe.Split.of(test, c),
+                    LinearProbe.Options.defaults());
+            double auroc = r.test().perClass().size() == 2 ? r.test().perClass().get(1).auroc() : Double.NaN;
+            out.add(new ModelResult.LabelProbe(names.get(k), pos, r.bestC(), r.test().accuracy(), auroc));
+        }
+        return out;
+    }
+
+    private static int[] column(int[][] y, int k) {
+        int[] c = new int[y.length];
+        for (int i = 0; i < y.length; i++) c[i] = y[i][k];
+        return c;
     }
 
     private static float[][] embed(Subject m, ImageDataset d, String split, Optional<EmbeddingCache> cache, Map<String, Boolean> hits,

@@ -14,6 +14,7 @@ import java.util.Map;
  * @param zeroShot        single-label zero-shot metrics on the test split (normalized embeddings, scale 100)
  * @param zeroShotMulti   multi-label zero-shot metrics ("{}" vs "no {}" prompts per label)
  * @param linearProbe     logistic regression on the projected, unnormalized embeddings (CLIP paper protocol)
+ * @param labelProbes     multi-label sets: one binary linear probe per label (same protocol)
  * @param knnAccuracy     cosine k-NN accuracy on the test split (train as the memory)
  * @param separability    class-separability metrics of the normalized test embeddings
  * @param pcaExplained    explained-variance ratios of the first two principal components of those embeddings
@@ -23,6 +24,17 @@ import java.util.Map;
  * @param seconds         wall time per stage
  */
 public record ModelResult(String model, String path, int embeddingDim, MulticlassReport zeroShot, MultilabelReport zeroShotMulti,
-                          LinearProbe.Result linearProbe, Double knnAccuracy, int knnK, SeparabilityReport separability,
+                          LinearProbe.Result linearProbe, List<LabelProbe> labelProbes, Double knnAccuracy, int knnK, SeparabilityReport separability,
                           double[] pcaExplained, OverlayProbe.Report overlay, List<String> plots, Map<String, Boolean> cacheHits,
-                          Map<String, Double> seconds, List<String> notes) {}
+                          Map<String, Double> seconds, List<String> notes) {
+
+    /** The binary linear probe of one label of a multi-label set: best C, test accuracy and AUROC. */
+    public record LabelProbe(String label, int trainPositives, double bestC, double accuracy, double auroc) {}
+
+    /** Mean test AUROC of the per-label probes (multi-label) or the probe's macro AUROC; null without a probe. */
+    public Double linearProbeAuroc() {
+        if (linearProbe != null) return linearProbe.test().macroAuroc();
+        if (labelProbes == null || labelProbes.isEmpty()) return null;
+        return labelProbes.stream().mapToDouble(LabelProbe::auroc).filter(Double::isFinite).average().orElse(Double.NaN);
+    }
+}
