@@ -181,9 +181,7 @@ void launch(const char* fn, const vlmc::GemmParams& p, int64_t a, int64_t b, int
     std::call_once(smem_set, [fn] {
         VLMC_CHECK(fn, cudaFuncSetAttribute(gemm_mma_nt<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
     });
-    const int64_t gx = (p.n + BN - 1) / BN, gy = (p.m + BM - 1) / BM;
-    if (gy > 65535 || gx > 0x7fffffff) vlmc::fail(fn, "m or n too large for one launch (m ", p.m, ", n ", p.n, ")");
-    const dim3 grid(unsigned(gx), unsigned(gy), unsigned(p.batch < 65535 ? p.batch : 65535));
+    const dim3 grid = vlmc::gemm_grid(fn, p, BM, BN);
     gemm_mma_nt<T><<<grid, THREADS, SMEM_BYTES, vlmc::stream()>>>(p, reinterpret_cast<const T*>(a), reinterpret_cast<const T*>(b),
                                                                     reinterpret_cast<T*>(c), reinterpret_cast<const T*>(r));
     VLMC_CHECK(fn, cudaGetLastError());
@@ -191,23 +189,32 @@ void launch(const char* fn, const vlmc::GemmParams& p, int64_t a, int64_t b, int
 
 }  // namespace
 
-bool vlmc::mma_supported() {
-    static int major[64];  // per device ordinal; 0 = not asked yet
+int vlmc::device_cc() {
+    static int cc[64];  // per device ordinal; 0 = not asked yet
     int dev = 0;
     if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) {
         cudaGetLastError();
-        return false;
+        return 0;
     }
-    if (major[dev] == 0) {
-        int v = 0;
-        if (cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+    if (cc[dev] == 0) {
+        int major = 0, minor = 0;
+        if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
             cudaGetLastError();
-            return false;
+            return 0;
         }
-        major[dev] = v;
+        cc[dev] = major * 10 + minor;
     }
-    return major[dev] >= 8;
+    return cc[dev];
 }
+
+dim3 vlmc::gemm_grid(const char* fn, const GemmParams& p, int bm, int bn) {
+    const int64_t gx = (p.n + bn - 1) / bn, gy = (p.m + bm - 1) / bm;
+    if (gy > 65535 || gx > 0x7fffffff) vlmc::fail(fn, "m or n too large for one launch (m ", p.m, ", n ", p.n, ")");
+    return dim3(unsigned(gx), unsigned(gy), unsigned(p.batch < 65535 ? p.batch : 65535));
+}
+
+bool vlmc::mma_supported() { return device_cc() >= 80; }
 
 void vlmc::launch_gemm_mma(const char* fn, int dtype, const GemmParams& p, int64_t a, int64_t b, int64_t c, int64_t r) {
     if (dtype == 1) launch<__half>(fn, p, a, b, c, r);

@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include <cuda_runtime.h>
+
 namespace vlmc {
 
 // One GEMM call after validation; element strides, not bytes.
@@ -14,6 +16,13 @@ struct GemmParams {
     const float* bias;
     int act;
 };
+
+// Compute capability of the current device as major * 10 + minor (cached per device; 0 when it cannot be read).
+int device_cc();
+
+// The launch grid of a tiled GEMM: N tiles along x, M tiles along y, batch entries along z (a kernel loops over the
+// rest); throws when M needs more than 65535 tiles.
+dim3 gemm_grid(const char* fn, const GemmParams& p, int bm, int bn);
 
 // Whether the current device has mma.sync for 16-bit inputs (compute capability >= 8.0).
 bool mma_supported();

@@ -159,9 +159,7 @@ void launch(const char* fn, const vlmc::GemmParams& p, int64_t a, int64_t b, int
     std::call_once(smem_set, [fn] {
         VLMC_CHECK(fn, cudaFuncSetAttribute(gemm_wgmma_nt<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES));
     });
-    const int64_t gx = (p.n + BN - 1) / BN, gy = (p.m + BM - 1) / BM;
-    if (gy > 65535 || gx > 0x7fffffff) vlmc::fail(fn, "m or n too large for one launch (m ", p.m, ", n ", p.n, ")");
-    const dim3 grid(unsigned(gx), unsigned(gy), unsigned(p.batch < 65535 ? p.batch : 65535));
+    const dim3 grid = vlmc::gemm_grid(fn, p, BM, BN);
     gemm_wgmma_nt<T><<<grid, THREADS, SMEM_BYTES, vlmc::stream()>>>(p, reinterpret_cast<const T*>(a), reinterpret_cast<const T*>(b),
                                                                       reinterpret_cast<T*>(c), reinterpret_cast<const T*>(r));
     VLMC_CHECK(fn, cudaGetLastError());
@@ -169,24 +167,8 @@ void launch(const char* fn, const vlmc::GemmParams& p, int64_t a, int64_t b, int
 
 }  // namespace
 
-bool vlmc::wgmma_supported() {
-    static int cc[64];  // per device ordinal: major * 10 + minor, 0 = not asked yet
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) {
-        cudaGetLastError();
-        return false;
-    }
-    if (cc[dev] == 0) {
-        int major = 0, minor = 0;
-        if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
-            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
-            cudaGetLastError();
-            return false;
-        }
-        cc[dev] = major * 10 + minor;
-    }
-    return cc[dev] == 90;  // the sm_90a cubin; other architectures have no wgmma code in this library
-}
+// the sm_90a cubin; other architectures have no wgmma code in this library
+bool vlmc::wgmma_supported() { return device_cc() == 90; }
 
 void vlmc::launch_gemm_wgmma(const char* fn, int dtype, const GemmParams& p, int64_t a, int64_t b, int64_t c, int64_t r) {
     if (dtype == 1) launch<__half>(fn, p, a, b, c, r);

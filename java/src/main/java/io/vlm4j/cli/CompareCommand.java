@@ -1,7 +1,6 @@
 package io.vlm4j.cli;
 
 import io.vlm4j.backend.Backend;
-import io.vlm4j.data.Datasets;
 import io.vlm4j.data.EmbeddingCache;
 import io.vlm4j.data.ImageDataset;
 import io.vlm4j.eval.analysis.Tsne;
@@ -35,12 +34,6 @@ final class CompareCommand implements Callable<Integer> {
             description = "model directories, comma-separated; NAME= sets the name shown in the report (default: the folder name)")
     List<String> models;
 
-    @Option(names = "--dataset", required = true, paramLabel = "DATASET", description = "dataset spec (see above)")
-    String dataset;
-
-    @Option(names = "--class-names", description = "class names, one per line, in label order (default: the format's own)")
-    Path classNames;
-
     @Option(names = "--tokenizer", description = "tokenizer directory for models that have no tokenizer files of their own")
     Path tokenizer;
 
@@ -68,14 +61,11 @@ final class CompareCommand implements Callable<Integer> {
     @Option(names = "--overlay-images", defaultValue = "64", description = "test images used by the overlay probe (default: ${DEFAULT-VALUE})")
     int overlayImages;
 
-    @Option(names = "--seed", defaultValue = "0", description = "seed of every sample and split (default: ${DEFAULT-VALUE})")
-    long seed;
-
-    @Option(names = "--cache", paramLabel = "DIR", description = "embedding cache folder (reused across runs)")
-    Path cache;
-
     @Option(names = "--out", required = true, description = "report folder")
     Path out;
+
+    @Mixin
+    DatasetOptions datasetOptions;
 
     @Mixin
     ImageOptions imageOptions;
@@ -86,14 +76,15 @@ final class CompareCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Map<String, Path> named = parseModels(models);
-        ImageDataset all = Datasets.open(dataset, Optional.ofNullable(classNames));
+        ImageDataset all = datasetOptions.open();
+        long seed = datasetOptions.seed;
         EvalSplits splits = EvalSplits.of(all, new EvalSplits.Caps(maxTrain, maxVal, maxTest, seed));
         System.out.printf(Locale.ROOT, "%s: %d classes, train %d, val %d, test %d (%s)%n", all.name(), all.numClasses(),
                 splits.train().size(), splits.val().size(), splits.test().size(), splits.note());
         ModelEvaluator.Options o = new ModelEvaluator.Options(
                 templates == null || templates.isEmpty() ? List.of("a photo of a {}.") : List.copyOf(templates), 100, knnK, 5000,
                 !noTsne, Tsne.Options.defaults(), !noOverlay, overlayImages, seed);
-        Optional<EmbeddingCache> embeddingCache = Optional.ofNullable(cache).map(d -> new EmbeddingCache(d, w -> System.err.println("warning: " + w)));
+        Optional<EmbeddingCache> embeddingCache = datasetOptions.embeddingCache();
         ModelEvaluator.ProgressFactory progress = (task, total) -> {
             Progress bar = Progress.start(task, total, true);
             return new ModelEvaluator.ProgressFactory.Task() {

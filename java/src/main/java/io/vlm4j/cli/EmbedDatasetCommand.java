@@ -1,7 +1,6 @@
 package io.vlm4j.cli;
 
 import io.vlm4j.backend.Backend;
-import io.vlm4j.data.Datasets;
 import io.vlm4j.data.EmbeddingCache;
 import io.vlm4j.data.ImageDataset;
 import io.vlm4j.data.ModelIdentity;
@@ -24,12 +23,6 @@ final class EmbedDatasetCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "model directory (config.json + safetensors) or .safetensors file")
     Path model;
 
-    @Option(names = "--dataset", required = true, paramLabel = "DATASET", description = "dataset spec (see above)")
-    String dataset;
-
-    @Option(names = "--class-names", description = "class names, one per line, in label order (default: the format's own)")
-    Path classNames;
-
     @Option(names = "--split", description = "train, val or test (default: every item)")
     String split;
 
@@ -38,12 +31,6 @@ final class EmbedDatasetCommand implements Callable<Integer> {
 
     @Option(names = "--subsample", paramLabel = "N", description = "N items, stratified by class (after --split)")
     Integer subsample;
-
-    @Option(names = "--seed", defaultValue = "0", description = "seed of --k-shot and --subsample (default: ${DEFAULT-VALUE})")
-    long seed;
-
-    @Option(names = "--cache", paramLabel = "DIR", description = "embedding cache folder: reuse an entry for the same inputs, else store one")
-    Path cache;
 
     @Option(names = "--out", required = true, description = "embeddings, float32 .npy [N, E]")
     Path out;
@@ -58,6 +45,9 @@ final class EmbedDatasetCommand implements Callable<Integer> {
     ImageOptions imageOptions;
 
     @Mixin
+    DatasetOptions datasetOptions;
+
+    @Mixin
     BackendOptions options;
 
     @Override
@@ -68,7 +58,9 @@ final class EmbedDatasetCommand implements Callable<Integer> {
         }
         if (kShot != null && subsample != null) throw new IllegalArgumentException("--k-shot and --subsample cannot be combined");
         // the dataset is opened and the selection made before the model is loaded: a bad dataset fails fast
-        ImageDataset data = Datasets.open(dataset, Optional.ofNullable(classNames));
+        ImageDataset data = datasetOptions.open();
+        String dataset = datasetOptions.dataset;
+        long seed = datasetOptions.seed;
         if (split != null) data = data.split(split);
         if (kShot != null) data = data.kShot(kShot, seed);
         if (subsample != null) data = data.subsample(subsample, seed);
@@ -81,11 +73,11 @@ final class EmbedDatasetCommand implements Callable<Integer> {
             boolean hit = false;
             Path entry = null;
             try (Progress bar = Progress.start("embed-dataset", data.size(), true)) {
-                if (cache == null) {
+                Optional<EmbeddingCache> cache = datasetOptions.embeddingCache();
+                if (cache.isEmpty()) {
                     emb = EmbeddingCache.compute(clip, pre, data, bar::step);
                 } else {
-                    EmbeddingCache.Result r = new EmbeddingCache(cache, w -> System.err.println("warning: " + w))
-                            .imageEmbeddings(clip, ModelIdentity.ofPath(model), Optional.empty(), pre, data, bar::step);
+                    EmbeddingCache.Result r = cache.get().imageEmbeddings(clip, ModelIdentity.ofPath(model), Optional.empty(), pre, data, bar::step);
                     emb = r.embeddings();
                     hit = r.hit();
                     entry = r.file();
@@ -96,7 +88,7 @@ final class EmbedDatasetCommand implements Callable<Integer> {
                 Npy.write(out, emb);
                 if (labelsOut != null) writeLabels(data, labelsOut);
             }
-            System.out.println((cache == null ? "computed (no cache)" : hit ? "cache hit" : "cache miss: computed and stored")
+            System.out.println((datasetOptions.cache == null ? "computed (no cache)" : hit ? "cache hit" : "cache miss: computed and stored")
                     + ": " + what + " -> " + out + (entry == null ? "" : " (entry " + entry + ")"));
         }
         return 0;
