@@ -68,6 +68,11 @@ const char* vlm_cpu_features() {
     return features.c_str();
 }
 
+int vlm_has_bf16_gemm() {
+    static const int has = vlm::simd_level() == vlm::Simd::avx512 && __builtin_cpu_supports("avx512bf16") ? 1 : 0;
+    return has;
+}
+
 const char* vlm_simd_level() {
     switch (vlm::simd_level()) {
         case vlm::Simd::avx512: return "avx512";

@@ -34,6 +34,15 @@ void vlm_gemm_f32(int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n,
                   float beta, float* c, int64_t ldc, int64_t stride_c,
                   const float* bias, int act, const float* r, int64_t ldr, int64_t stride_r);
 
+// 1 when vlm_gemm_bf16 can run here (AVX-512 with avx512_bf16, and the AVX-512 path not disabled).
+int vlm_has_bf16_gemm();
+// C[M, N] = act(A · Wᵀ + bias) + R: A [M, K] F32 (lda), W [N, K] BF16 (ldw), bias [N] F32 or 0, R [M, N] F32 (ldr) or
+// 0, C F32 (ldc). A is rounded to BF16, products accumulate in FP32 (vdpbf16ps). act as vlm_gemm_f32. Throws when the
+// CPU lacks avx512_bf16 (check vlm_has_bf16_gemm first).
+void vlm_gemm_bf16(int64_t m, int64_t n, int64_t k, int64_t a, int64_t lda, int64_t w, int64_t ldw, int64_t bias, int act,
+                   int64_t r, int64_t ldr, int64_t c, int64_t ldc);
+
+
 // ---- normalization (norm.cpp) ----
 void vlm_layernorm_f32(const float* x, const float* gamma, const float* beta, float* y,
                        int64_t rows, int64_t dim, float eps);          // two-pass statistics, biased variance

@@ -29,6 +29,14 @@ public interface Backend extends AutoCloseable {
         return DType.F32;
     }
 
+    /**
+     * The element type of the weights of the encoders' linear layers: the compute type, except on a CPU backend with
+     * BF16 weights (F32 activations times BF16 weights, AVX512_BF16).
+     */
+    default DType weightType() {
+        return computeType();
+    }
+
     /** A zero-filled tensor on this backend's device. */
     default Tensor allocate(DType dtype, long... shape) {
         return Tensor.allocate(device(), dtype, shape);

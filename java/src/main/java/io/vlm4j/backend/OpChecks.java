@@ -242,9 +242,15 @@ public final class OpChecks {
 
     /** As above, with activations (and matmul weights) in {@code act}: F32, F16 or BF16. */
     public static MatmulShape matmul(DType act, Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias, Tensor residual, Tensor out) {
+        return matmul(act, act, a, transA, b, transB, bias, residual, out);
+    }
+
+    /** As above with the right operand {@code b} in {@code weight} (F32 activations times BF16 weights on the CPU). */
+    public static MatmulShape matmul(DType act, DType weight, Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias,
+                                     Tensor residual, Tensor out) {
         String op = "matmul";
         requireDType(op, "a", a, act);
-        requireDType(op, "b", b, act);
+        requireDType(op, "b", b, weight);
         requireDType(op, "out", out, act);
         if (a.rank() < 2) throw new IllegalArgumentException(op + ": a must have rank >= 2, got " + a);
         if (b.rank() != 2 && b.rank() != a.rank()) {

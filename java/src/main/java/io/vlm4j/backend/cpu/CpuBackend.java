@@ -8,18 +8,51 @@ import io.vlm4j.tensor.Device;
 import io.vlm4j.tensor.Tensor;
 import java.util.OptionalInt;
 
-/** The native CPU backend: C++ SIMD + OpenMP kernels from {@code native/}, bound by {@link NativeKernels}. */
+/**
+ * The native CPU backend: C++ SIMD + OpenMP kernels from {@code native/}, bound by {@link NativeKernels}. Computes in
+ * F32; with {@link #withBf16Weights} the encoders' linear weights are held in BF16 and multiplied by AVX512_BF16's
+ * vdpbf16ps (activations rounded to BF16 as they are packed, FP32 accumulation), where the CPU has it.
+ */
 public final class CpuBackend implements Backend {
+    private final DType weights;
 
     /** Uses the OpenMP default thread count (all cores, or OMP_NUM_THREADS). */
     public CpuBackend() {
-        NativeKernels.ensureLoaded();
+        this(DType.F32, 0);
     }
+
+    private CpuBackend(DType weights, int threads) {
+        NativeKernels.ensureLoaded();
+        this.weights = weights;
+        if (threads > 0) NativeKernels.vlm_set_num_threads(threads);
+    }
+
+    /**
+     * A backend whose encoder weights are BF16 (threads: 0 = the OpenMP default). Throws with the reason when this CPU
+     * has no AVX512_BF16.
+     */
+    public static CpuBackend withBf16Weights(int threads) {
+        NativeKernels.ensureLoaded();
+        if (!bf16Available()) {
+            throw new IllegalStateException("the CPU backend's BF16 path needs AVX512_BF16, which this CPU lacks (features: "
+                    + cpuFeatures() + ", SIMD path " + simdLevel() + ")");
+        }
+        return new CpuBackend(DType.BF16, threads);
+    }
+
+    /** Whether the BF16 weight path can run on this CPU. */
+    public static boolean bf16Available() {
+        NativeKernels.ensureLoaded();
+        return NativeKernels.vlm_has_bf16_gemm() != 0;
+    }
+
+    @Override
+    public DType weightType() { return weights; }
 
     /** Uses {@code threads} worker threads for every kernel (process-wide OpenMP setting). */
     public CpuBackend(int threads) {
-        this();
-        NativeKernels.vlm_set_num_threads(threads);
+        this(DType.F32, threads);
+        if (threads <= 0) throw new IllegalArgumentException("threads must be > 0, got " + threads);
     }
 
     @Override
@@ -39,6 +72,10 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmul(Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias, Activation act,
                        Tensor residual, Tensor out) {
+        if (b != null && b.dtype() == DType.BF16) {
+            matmulBf16(a, transA, b, transB, bias, act, residual, out);
+            return;
+        }
         OpChecks.MatmulShape s = OpChecks.matmul(a, transA, b, transB, bias, residual, out);
         long m = s.m(), n = s.n(), k = s.k();
         if (s.batch() == 0 || m == 0 || n == 0) return;
@@ -58,6 +95,21 @@ public final class CpuBackend implements Backend {
                 0f, out.address(), n, m * n,
                 bias == null ? 0 : bias.address(), act.code(),
                 residual == null ? 0 : residual.address(), n, m * n);
+    }
+
+    /** F32 activations times BF16 weights [N, K] (the linear-layer layout), shared across any leading batch of a. */
+    private void matmulBf16(Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias, Activation act, Tensor residual,
+                            Tensor out) {
+        OpChecks.MatmulShape s = OpChecks.matmul(DType.F32, DType.BF16, a, transA, b, transB, bias, residual, out);
+        if (transA || !transB || !(s.sharedB() || s.batch() == 1)) {
+            throw new IllegalArgumentException("matmul: BF16 weights take the linear-layer layout only (a [.., M, K] times b [N, K]ᵀ), got a="
+                    + a + (transA ? "ᵀ" : "") + " b=" + b + (transB ? "ᵀ" : ""));
+        }
+        if (!bf16Available()) throw new IllegalStateException("matmul: BF16 weights need AVX512_BF16, which this CPU lacks");
+        long rows = s.batch() * s.m(), n = s.n(), k = s.k();
+        if (rows == 0 || n == 0) return;
+        NativeKernels.vlm_gemm_bf16(rows, n, k, a.address(), k, b.address(), k, bias == null ? 0 : bias.address(), act.code(),
+                residual == null ? 0 : residual.address(), n, out.address(), n);
     }
 
     @Override

@@ -32,6 +32,11 @@ public final class NativeKernels {
     public static native void vlm_convert(int srcDtype, @Cast("const void*") long src, int dstDtype,
                                           @Cast("void*") long dst, long n);
 
+    public static native int vlm_has_bf16_gemm();
+
+    public static native void vlm_gemm_bf16(long m, long n, long k, long a, long lda, long w, long ldw, long bias, int act,
+                                            long r, long ldr, long c, long ldc);
+
     public static native void vlm_gemm_f32(int transA, int transB, long batch, long m, long n, long k,
                                            float alpha, @Cast("const float*") long a, long lda, long strideA,
                                            @Cast("const float*") long b, long ldb, long strideB,

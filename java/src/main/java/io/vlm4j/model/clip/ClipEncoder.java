@@ -78,7 +78,7 @@ final class ClipEncoder implements AutoCloseable {
             all.close();
             throw e;
         }
-        Tensor qkvW = params.track(backend.adoptAs(all, compute));
+        Tensor qkvW = params.track(backend.adoptAs(all, backend.weightType()));
         return new Layer(
                 adopt(w.tensor(p + "layer_norm1.weight", d)), adopt(w.tensor(p + "layer_norm1.bias", d)),
                 qkvW, qkvB,
@@ -131,9 +131,9 @@ final class ClipEncoder implements AutoCloseable {
         return params.track(backend.adopt(host));
     }
 
-    /** A loaded host matmul weight, moved to the device in the compute type and owned by this object. */
+    /** A loaded host matmul weight, moved to the device in the backend's weight type and owned by this object. */
     private Tensor adoptWeight(Tensor host) {
-        return params.track(backend.adoptAs(host, compute));
+        return params.track(backend.adoptAs(host, backend.weightType()));
     }
 
     /**

@@ -21,9 +21,9 @@ import org.junit.jupiter.api.Test;
  * same embeddings as plain forwards for every chunk shape (and check the ids a replay cannot check); F16/BF16 are
  * refused on the CPU; on a GPU, BF16/F16 towers stay within 1e-2 of F32 and CUDA-graph replays equal plain runs.
  */
-class ClipReplayTest {
+public class ClipReplayTest {
     /** Small but complete: 2 layers per tower, odd sequence lengths (5x5 + 1 patches, 7 tokens). */
-    static ClipConfig tiny() {
+    public static ClipConfig tiny() {
         ClipTextConfig text = new ClipTextConfig(97, 32, 64, 2, 4, 7, "quick_gelu", 1e-5, 16, 1, 95, 96);
         ClipVisionConfig vision = new ClipVisionConfig(32, 64, 2, 4, 3, 20, 4, "quick_gelu", 1e-5, 16);
         return ClipConfig.of(text, vision, 16);
@@ -36,7 +36,7 @@ class ClipReplayTest {
         return px;
     }
 
-    static int[] ids(int n, long seed) {
+    public static int[] ids(int n, long seed) {
         SplittableRandom r = new SplittableRandom(seed);
         int[] ids = new int[n * 7];
         for (int b = 0; b < n; b++) {
