@@ -23,12 +23,13 @@ public final class Backends {
     }
 
     /**
-     * As {@link #create(String, Consumer)} computing in {@code compute}: F16 and BF16 only on CUDA (the CPU and
-     * reference backends compute in F32 and say so).
+     * As {@link #create(String, Consumer)} computing in {@code compute}: F16 and BF16 on CUDA; on the CPU, BF16 means
+     * BF16 encoder weights with F32 activations (AVX512_BF16; an error naming the CPU's features without it); the
+     * reference backend computes in F32 only.
      */
     public static Backend create(String name, DType compute, Consumer<String> notice) {
         Backend b = createF32OrCuda(name, compute, notice);
-        if (compute != b.computeType()) {
+        if (compute != b.computeType() && compute != b.weightType()) {
             b.close();
             throw new IllegalArgumentException("dtype " + compute + ": the " + b.name()
                     + " backend computes in F32 only (weights in F16/BF16 files are converted at load)");
@@ -39,7 +40,12 @@ public final class Backends {
     private static Backend createF32OrCuda(String name, DType compute, Consumer<String> notice) {
         switch (name.toLowerCase(Locale.ROOT)) {
             case "cpu":
-                return new CpuBackend();
+                if (compute != DType.BF16) return new CpuBackend();
+                try {
+                    return CpuBackend.withBf16Weights(0);
+                } catch (IllegalStateException e) {
+                    throw new IllegalArgumentException(e.getMessage(), e);
+                }
             case "reference":
                 return new ReferenceBackend();
             case "cuda": {

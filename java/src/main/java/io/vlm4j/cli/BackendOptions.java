@@ -14,7 +14,7 @@ final class BackendOptions {
     @Option(names = "--threads", description = "CPU worker threads (default: all cores)")
     Integer threads;
 
-    @Option(names = "--dtype", defaultValue = "fp32", description = "compute dtype: fp32 (CPU); bf16/fp16 need CUDA (default: ${DEFAULT-VALUE})")
+    @Option(names = "--dtype", defaultValue = "fp32", description = "compute dtype: fp32; bf16 (CUDA, or CPU with AVX512_BF16: BF16 weights, F32 activations); fp16 (CUDA) (default: ${DEFAULT-VALUE})")
     String dtype;
 
     @Option(names = "--batch", description = "batch size: largest batch run through a tower at once (default: 16; bench: 8)")

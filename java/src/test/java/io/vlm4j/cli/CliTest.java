@@ -246,8 +246,8 @@ class CliTest {
         Run r = run("check", "--backend", "reference", "--graphs");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("random model image  vs cpu fp32") && r.out().contains("random model text   (graphs)"), r.out());
-        Run bf16 = run("check", "--backend", "cpu", "--dtype", "bf16");
-        assertEquals(2, bf16.code());
-        assertTrue(bf16.err().contains("F32 only"), bf16.err());
+        Run fp16 = run("check", "--backend", "cpu", "--dtype", "fp16");
+        assertEquals(2, fp16.code());
+        assertTrue(fp16.err().contains("F32 only"), fp16.err());
     }
 }

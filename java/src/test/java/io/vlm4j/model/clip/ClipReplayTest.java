@@ -119,8 +119,9 @@ public class ClipReplayTest {
 
     @Test
     void sixteenBitComputeIsCudaOnly() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backends.create("cpu", DType.BF16, s -> { }));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backends.create("cpu", DType.F16, s -> { }));
         assertTrue(e.getMessage().contains("F32 only"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Backends.create("reference", DType.BF16, s -> { }));
         assertThrows(IllegalArgumentException.class, () -> new CudaBackend(DType.I32));
         if (CudaStatus.unavailableReason().isPresent()) {
             IllegalStateException u = assertThrows(IllegalStateException.class, () -> new CudaBackend(DType.BF16));
