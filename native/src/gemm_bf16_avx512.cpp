@@ -8,13 +8,18 @@
 // the call's time at ViT-B/16 shapes), then tasks of 48 rows x 512 columns each pack their rows of A into bf16
 // (row-major, K padded to even) and run a 12 x 32 micro-kernel: 24 zmm accumulators, per k-pair two 64-byte loads of
 // W and one 32-bit broadcast of A per row. The epilogue is the fp32 GEMM's (gemm_internal.h).
-// Entered only when the CPU has avx512_bf16 (vlm_has_bf16_gemm); compiled with -mavx512bf16 in this file alone.
+// Where the CPU has AMX (and Linux grants the tile state), the same packed operands go through tdpbf16ps instead:
+// 32 x 32 output blocks from two 16-row A tiles and two 16-column B tiles per 32-deep k step (VLM4J_NO_AMX=1 turns
+// it off, for comparison). Entered only when the CPU has avx512_bf16 (vlm_has_bf16_gemm); compiled with
+// -mavx512bf16 -mamx-tile -mamx-bf16 in this file alone.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "gemm_internal.h"
 #include "common.h"
 #include "vlm4j/kernels.h"
 
 #include <omp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <vector>
@@ -25,7 +30,7 @@ using vlm::gemm_detail::Avx512Ops;
 using vlm::gemm_detail::Epi;
 using vlm::gemm_detail::write_back;
 
-constexpr int MR = 12, NR = 32, MB = 48, NB = 512;
+constexpr int MR = 12, NR = 32, MB = 96, NB = 512;  // MB: a multiple of 12 (AVX-512 tiles) and of 32 (AMX tiles)
 
 inline uint16_t to_bf16(float f) {  // round to nearest even; NaN stays NaN
     uint32_t u;
@@ -35,7 +40,7 @@ inline uint16_t to_bf16(float f) {  // round to nearest even; NaN stays NaN
     return static_cast<uint16_t>(u >> 16);
 }
 
-// Rows [i0, i0 + rows) of A as bf16, row r at dst + r * k2 * 2 (k2 pairs, the odd tail zero); rows up to MB zeroed.
+// Rows [i0, i0 + rows) of A as bf16, row r at dst + r * k2 * 2 (k2 pairs, zero past k); rows up to MB zeroed.
 void pack_a(const float* a, int64_t lda, int64_t i0, int rows, int64_t k, int64_t k2, uint16_t* dst) {
     for (int r = 0; r < MB; ++r) {
         uint16_t* d = dst + r * k2 * 2;
@@ -50,7 +55,7 @@ void pack_a(const float* a, int64_t lda, int64_t i0, int rows, int64_t k, int64_
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + p), (__m256i)v);
         }
         for (; p < k; ++p) d[p] = to_bf16(s[p]);
-        if (k & 1) d[k] = 0;
+        std::memset(d + k, 0, size_t(2 * k2 - k) * 2);  // the padding to whole 16-pair steps
     }
 }
 
@@ -80,6 +85,67 @@ void micro_kernel(int64_t k2, const uint32_t* ap, int64_t lda2, const uint16_t* 
     }
 }
 
+// ---- AMX (Sapphire Rapids and later): tdpbf16ps on 16 x 16 fp32 tiles, 32 x 32 outputs per step ----
+
+// Linux hands out the AMX tile state only on request (arch_prctl ARCH_REQ_XCOMP_PERM for XTILEDATA), once per process.
+bool amx_permitted() {
+    static const bool ok = [] {
+        if (!__builtin_cpu_supports("amx-bf16") || !__builtin_cpu_supports("amx-tile")) return false;
+        constexpr long arch_req_xcomp_perm = 0x1023, xfeature_xtiledata = 18;
+        return syscall(SYS_arch_prctl, arch_req_xcomp_perm, xfeature_xtiledata) == 0;
+    }();
+    return ok;
+}
+
+struct alignas(64) TileConfig {
+    uint8_t palette = 1, start_row = 0;
+    uint8_t reserved[14] = {};
+    uint16_t colsb[16] = {};
+    uint8_t rows[16] = {};
+};
+
+// Tiles 0-3: C (16 x 16 fp32), 4-5: A (16 rows x 32 bf16), 6-7: B (16 k-pairs x 16 columns x 2 bf16): all 16 x 64 B.
+void configure_tiles() {
+    TileConfig cfg;
+    for (int t = 0; t < 8; ++t) {
+        cfg.rows[t] = 16;
+        cfg.colsb[t] = 64;
+    }
+    _tile_loadconfig(&cfg);
+}
+
+// A 32 x 32 block: acc = A rows (bf16, row stride a_stride bytes, k2p pairs, a multiple of 16) x panel (k2p x 32 pairs,
+// 128 B per pair row), then the epilogue from an fp32 scratch tile into C (mv x nv valid).
+void amx_block(int64_t k2p, const uint16_t* a, int64_t a_stride, const uint16_t* bp, float* c, int64_t ldc, int mv, int nv,
+               const Epi& ep, float* scratch /* 32 x 32 */) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    for (int64_t p = 0; p < k2p; p += 16) {
+        _tile_loadd(4, a + 2 * p, a_stride);                             // rows 0-15, k pairs p..p+15
+        _tile_loadd(5, reinterpret_cast<const char*>(a + 2 * p) + 16 * a_stride, a_stride);  // rows 16-31
+        _tile_loadd(6, bp + p * 64, 128);                                // columns 0-15
+        _tile_loadd(7, bp + p * 64 + 32, 128);                           // columns 16-31
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    _tile_stored(0, scratch, 128);
+    _tile_stored(1, scratch + 16, 128);
+    _tile_stored(2, scratch + 16 * 32, 128);
+    _tile_stored(3, scratch + 16 * 32 + 16, 128);
+    for (int i = 0; i < mv; ++i) {
+        for (int j = 0; j < 2; ++j) {
+            const int n = nv - j * 16;
+            if (n <= 0) break;
+            write_back<Avx512Ops>(_mm512_loadu_ps(scratch + i * 32 + j * 16), c + i * ldc + j * 16, ep.bias ? ep.bias + j * 16 : nullptr,
+                                  ep.r ? ep.r + i * ep.ldr + j * 16 : nullptr, n < 16 ? n : 16, ep);
+        }
+    }
+}
+
 }  // namespace
 
 void vlm_gemm_bf16(int64_t m, int64_t n, int64_t k, int64_t a, int64_t lda, int64_t w, int64_t ldw, int64_t bias, int act,
@@ -92,7 +158,8 @@ void vlm_gemm_bf16(int64_t m, int64_t n, int64_t k, int64_t a, int64_t lda, int6
     if (!c) vlm::fail(fn, "c is null");
     if (k > 0 && (!a || !w)) vlm::fail(fn, "a or w is null");
     if (lda < k || ldw < k || ldc < n || (r && ldr < n)) vlm::fail(fn, "leading dimensions too small");
-    const int64_t k2 = (k + 1) / 2, panels = (n + NR - 1) / NR;
+    const int64_t k2 = ((k + 1) / 2 + 15) / 16 * 16, panels = (n + NR - 1) / NR;  // k pairs, padded for AMX's 16-pair steps
+    const bool amx = amx_permitted() && !std::getenv("VLM4J_NO_AMX");
     const float* A = reinterpret_cast<const float*>(a);
     const uint16_t* W = reinterpret_cast<const uint16_t*>(w);
     float* C = reinterpret_cast<float*>(c);
@@ -105,7 +172,7 @@ void vlm_gemm_bf16(int64_t m, int64_t n, int64_t k, int64_t a, int64_t lda, int6
             for (int col = 0; col < NR; ++col) {
                 const int64_t j = pj * NR + col;
                 const uint16_t* src = W + j * ldw + 2 * p;
-                d[(p * NR + col) * 2] = j < n ? src[0] : 0;
+                d[(p * NR + col) * 2] = j < n && 2 * p < k ? src[0] : 0;
                 d[(p * NR + col) * 2 + 1] = j < n && 2 * p + 1 < k ? src[1] : 0;
             }
         }
@@ -114,6 +181,8 @@ void vlm_gemm_bf16(int64_t m, int64_t n, int64_t k, int64_t a, int64_t lda, int6
 #pragma omp parallel
     {
         std::vector<uint16_t> abuf(size_t(MB * k2 * 2));
+        alignas(64) float scratch[32 * 32];
+        if (amx) configure_tiles();
 #pragma omp for schedule(dynamic)
         for (int64_t t = 0; t < mt * nt; ++t) {
             const int64_t i0 = (t / nt) * MB, j0 = (t % nt) * NB;
@@ -122,6 +191,15 @@ void vlm_gemm_bf16(int64_t m, int64_t n, int64_t k, int64_t a, int64_t lda, int6
             const uint32_t* ap = reinterpret_cast<const uint32_t*>(abuf.data());
             for (int64_t j = j0; j < std::min(n, j0 + NB); j += NR) {
                 const int nv = int(std::min<int64_t>(NR, n - j));
+                if (amx) {
+                    for (int i = 0; i < rows; i += 32) {
+                        Epi ep{1.0f, 0.0f, bias ? reinterpret_cast<const float*>(bias) + j : nullptr, act,
+                               r ? reinterpret_cast<const float*>(r) + (i0 + i) * ldr + j : nullptr, ldr};
+                        amx_block(k2, abuf.data() + i * k2 * 2, k2 * 4, wp.data() + (j / NR) * k2 * NR * 2, C + (i0 + i) * ldc + j, ldc,
+                                  std::min(32, rows - i), nv, ep, scratch);
+                    }
+                    continue;
+                }
                 for (int i = 0; i < rows; i += MR) {
                     const int mv = std::min(MR, rows - i);
                     Epi ep{1.0f, 0.0f, bias ? reinterpret_cast<const float*>(bias) + j : nullptr, act,
@@ -130,5 +208,6 @@ void vlm_gemm_bf16(int64_t m, int64_t n, int64_t k, int64_t a, int64_t lda, int6
                 }
             }
         }
+        if (amx) _tile_release();
     }
 }

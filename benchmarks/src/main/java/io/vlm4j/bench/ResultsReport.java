@@ -135,8 +135,9 @@ public final class ResultsReport {
             boolean text = r.method().equals("textTower");
             double macs = towerMacs(arch, text);
             double gflops = Double.isNaN(macs) ? Double.NaN : 2 * macs * batch / (r.median() * 1e-3) / 1e9;
-            String engine = r.method().equals("onnxRuntime") ? "ONNX Runtime" : "vlm4j";
-            Double ref = engine.equals("vlm4j") && r.benchmark().equals("OnnxComparisonBenchmark") ? ortMs.get(r.params().toString()) : null;
+            String engine = r.method().equals("onnxRuntime") ? "ONNX Runtime (fp32)"
+                    : "vlm4j (" + (r.params().getOrDefault("dtype", "fp32").equals("bf16") ? "bf16 weights" : "fp32") + ")";
+            Double ref = engine.startsWith("vlm4j") && r.benchmark().equals("OnnxComparisonBenchmark") ? ortMs.get(r.params().toString()) : null;
             double ratio = ref == null ? Double.NaN : ref / r.median();
             md.append(String.format(Locale.ROOT, "| %s | %s | %s | %d | %s | %.1f (%.1f-%.1f) | %.2f | %s | %s | %s |%n", r.benchmark(), arch,
                     text ? "text" : "image", batch, engine, r.median(), r.min(), r.max(), batch / (r.median() * 1e-3),

@@ -40,13 +40,17 @@ public class TowerBenchmark {
     @Param({"8"})
     public int batch;
 
+    /** fp32, or bf16 (BF16 encoder weights: AVX512_BF16 / AMX) */
+    @Param({"fp32"})
+    public String dtype;
+
     private Backend backend;
     private ClipModel clip;
     private Tensor pixels, ids, imageOut, textOut;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-        backend = new CpuBackend();
+        backend = dtype.equals("bf16") ? CpuBackend.withBf16Weights(0) : new CpuBackend();
         clip = ClipModel.random(ClipConfig.preset(arch), 42, backend);
         ClipVisionConfig v = clip.vision().orElseThrow().config();
         SplittableRandom r = new SplittableRandom(1);
