@@ -52,6 +52,10 @@ public class OnnxComparisonBenchmark {
     @Param({"2"})
     public int threads;
 
+    /** image (vision.onnx) or text (text.onnx: 77 tokens, <sot> 20 words <eot> then zero padding, as TowerBenchmark) */
+    @Param({"image"})
+    public String tower;
+
     /** vlm4j's precision: fp32, or bf16 (BF16 encoder weights on AVX512_BF16/AMX; ONNX Runtime stays FP32). */
     @Param({"fp32"})
     public String dtype;
@@ -62,6 +66,8 @@ public class OnnxComparisonBenchmark {
     private OrtEnvironment env;
     private OrtSession session;
     private OnnxTensor ortInput;
+    private String inputName, outputName;
+    private boolean text;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
@@ -71,25 +77,46 @@ public class OnnxComparisonBenchmark {
         }
         backend = dtype.equals("bf16") ? CpuBackend.withBf16Weights(threads) : new CpuBackend(threads);
         clip = ClipModel.load(dir, backend);
-        int s = clip.vision().orElseThrow().config().imageSize();
         SplittableRandom r = new SplittableRandom(7);
-        float[] px = new float[batch * 3 * s * s];
-        for (int i = 0; i < px.length; i++) px[i] = (float) r.nextGaussian();
-        pixels = Tensor.of(px, batch, 3, s, s);
-        out = Tensor.allocate(DType.F32, batch, clip.vision().orElseThrow().projectionDim());
-
         env = OrtEnvironment.getEnvironment();
         OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
         opts.setIntraOpNumThreads(threads);
         opts.setInterOpNumThreads(1);
         opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-        session = env.createSession(dir.resolve("vision.onnx").toString(), opts);
-        ortInput = OnnxTensor.createTensor(env, FloatBuffer.wrap(px), new long[] {batch, 3, s, s});
+        text = tower.equals("text");
+        if (text) {
+            if (!Files.isRegularFile(dir.resolve("text.onnx"))) throw new IllegalStateException(dir + "/text.onnx not found");
+            int len = 77;
+            int[] tok = new int[batch * len];
+            long[] tokLong = new long[tok.length];
+            for (int b = 0; b < batch; b++) {
+                tok[b * len] = 49406;
+                for (int i = 1; i < 20; i++) tok[b * len + i] = r.nextInt(49406);
+                tok[b * len + 20] = 49407;
+            }
+            for (int i = 0; i < tok.length; i++) tokLong[i] = tok[i];
+            pixels = Tensor.ofInts(tok, batch, len);
+            out = Tensor.allocate(DType.F32, batch, clip.text().orElseThrow().projectionDim());
+            session = env.createSession(dir.resolve("text.onnx").toString(), opts);
+            ortInput = OnnxTensor.createTensor(env, java.nio.LongBuffer.wrap(tokLong), new long[] {batch, len});
+            inputName = "input_ids";
+            outputName = "text_embeds";
+        } else {
+            int s = clip.vision().orElseThrow().config().imageSize();
+            float[] px = new float[batch * 3 * s * s];
+            for (int i = 0; i < px.length; i++) px[i] = (float) r.nextGaussian();
+            pixels = Tensor.of(px, batch, 3, s, s);
+            out = Tensor.allocate(DType.F32, batch, clip.vision().orElseThrow().projectionDim());
+            session = env.createSession(dir.resolve("vision.onnx").toString(), opts);
+            ortInput = OnnxTensor.createTensor(env, FloatBuffer.wrap(px), new long[] {batch, 3, s, s});
+            inputName = "pixel_values";
+            outputName = "image_embeds";
+        }
 
         float[] ours = vlm4j().toFloatArray();
         float[][] theirs;
-        try (OrtSession.Result res = session.run(Map.of("pixel_values", ortInput))) {
-            theirs = (float[][]) res.get("image_embeds").orElseThrow().getValue();
+        try (OrtSession.Result res = session.run(Map.of(inputName, ortInput))) {
+            theirs = (float[][]) res.get(outputName).orElseThrow().getValue();
         }
         double maxDiff = 0, maxRef = 0;
         int e = theirs[0].length;
@@ -99,7 +126,7 @@ public class OnnxComparisonBenchmark {
                 maxRef = Math.max(maxRef, Math.abs(theirs[i][j]));
             }
         }
-        System.out.printf("%nvlm4j vs ONNX Runtime image embeddings: max |diff| %.3g (max |ref| %.3g)%n", maxDiff, maxRef);
+        System.out.printf("%nvlm4j vs ONNX Runtime " + tower + " embeddings: max |diff| %.3g (max |ref| %.3g)%n", maxDiff, maxRef);
         // FP32 vs FP32: rounding-order noise; BF16 weights vs FP32: the operands' 8-bit mantissas (spec: within 1e-2)
         double tolerance = dtype.equals("bf16") ? 1e-2 : 1e-3;
         if (maxDiff > tolerance * Math.max(1, maxRef)) throw new IllegalStateException("engines disagree: " + maxDiff);
@@ -107,14 +134,15 @@ public class OnnxComparisonBenchmark {
 
     @Benchmark
     public Tensor vlm4j() {
-        clip.vision().orElseThrow().forward(pixels, out);
+        if (text) clip.text().orElseThrow().forward(pixels, out);
+        else clip.vision().orElseThrow().forward(pixels, out);
         return out;
     }
 
     @Benchmark
     public Object onnxRuntime() throws Exception {
-        try (OrtSession.Result res = session.run(Map.of("pixel_values", ortInput))) {
-            return res.get("image_embeds").orElseThrow().getValue();
+        try (OrtSession.Result res = session.run(Map.of(inputName, ortInput))) {
+            return res.get(outputName).orElseThrow().getValue();
         }
     }
 

@@ -132,7 +132,7 @@ public final class ResultsReport {
             if (!r.benchmark().equals("TowerBenchmark") && !r.benchmark().equals("OnnxComparisonBenchmark")) continue;
             int batch = Integer.parseInt(r.params().getOrDefault("batch", "1"));
             String arch = r.params().getOrDefault("arch", Path.of(r.params().getOrDefault("model", "?")).getFileName().toString());
-            boolean text = r.method().equals("textTower");
+            boolean text = r.method().equals("textTower") || "text".equals(r.params().get("tower"));
             double macs = towerMacs(arch, text);
             double gflops = Double.isNaN(macs) ? Double.NaN : 2 * macs * batch / (r.median() * 1e-3) / 1e9;
             String engine = r.method().equals("onnxRuntime") ? "ONNX Runtime (fp32)"
@@ -179,7 +179,7 @@ public final class ResultsReport {
     static double towerMacs(String arch, boolean text) {
         ClipConfig c;
         try {
-            c = ClipConfig.preset(arch);
+            c = ClipConfig.preset(arch.replaceFirst("-(\\d+)$", "/$1"));  // exported folders are named ViT-B-16
         } catch (IllegalArgumentException e) {
             return Double.NaN;
         }
