@@ -6,7 +6,8 @@
 #   bash benchmarks/run.sh [MACHINE]            e.g. bash benchmarks/run.sh xeon-2c
 # Environment: ARCHS (default "ViT-B/16,ViT-B/32"), BATCHES (default "1,8,32"), ONNX_DIR (default /tmp/vlm4j-onnx:
 # the output of benchmarks/onnx/export_clip.py; the ONNX comparison runs at batch 8 for each arch exported there),
-# JMH_TIME (seconds per iteration, default 3), PYTHON (a python with torch for exporting, default python3).
+# JMH_TIME (seconds per iteration, default 3), PYTHON (a python with torch for exporting, default python3), DTYPES
+# (vlm4j precisions, default "fp32,bf16"; bf16 needs AVX512_BF16, AMX when available).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 machine=${1:-$(sed -n 's/^model name\s*:\s*//p' /proc/cpuinfo | head -1 | tr -cs 'A-Za-z0-9' '-' | cut -c1-24)$(nproc)c}
@@ -31,9 +32,10 @@ args=(-w "${t}s" -r "${t}s" -wi 2 -i 5 -f 1 -rf json -rff "$results")
 if [ ${#onnx_models[@]} -gt 0 ]; then
   models=$(IFS=,; echo "${onnx_models[*]}")
   java -jar "$jar" "OpBenchmark|SgemmBenchmark|TowerBenchmark|OnnxComparisonBenchmark" "${args[@]}" \
-    -p arch="$archs" -p batch="$batches" -p model="$models" -p threads="$(nproc)" >&2
+    -p arch="$archs" -p batch="$batches" -p model="$models" -p threads="$(nproc)" -p tower=image,text -p dtype="${DTYPES:-fp32,bf16}" >&2
 else
   echo "note: no ONNX exports under $onnx (and no python with torch/transformers/onnx): ONNX Runtime not compared" >&2
-  java -jar "$jar" "OpBenchmark|SgemmBenchmark|TowerBenchmark" "${args[@]}" -p arch="$archs" -p batch="$batches" >&2
+  java -jar "$jar" "OpBenchmark|SgemmBenchmark|TowerBenchmark" "${args[@]}" -p arch="$archs" -p batch="$batches" \
+    -p dtype="${DTYPES:-fp32,bf16}" >&2
 fi
 java -cp "$jar" io.vlm4j.bench.ResultsReport "$results" benchmarks/results "$machine" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
