@@ -15,6 +15,7 @@ archs=${ARCHS:-ViT-B/16,ViT-B/32}
 batches=${BATCHES:-1,8,32}
 onnx=${ONNX_DIR:-/tmp/vlm4j-onnx}
 t=${JMH_TIME:-3}
+grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null && dtypes=${DTYPES:-fp32,bf16} || dtypes=${DTYPES:-fp32}
 [ -f benchmarks/target/benchmarks.jar ] || mvn -B -q package -DskipTests
 jar=benchmarks/target/benchmarks.jar
 mkdir -p target
@@ -32,10 +33,10 @@ args=(-w "${t}s" -r "${t}s" -wi 2 -i 5 -f 1 -rf json -rff "$results")
 if [ ${#onnx_models[@]} -gt 0 ]; then
   models=$(IFS=,; echo "${onnx_models[*]}")
   java -jar "$jar" "OpBenchmark|SgemmBenchmark|TowerBenchmark|OnnxComparisonBenchmark" "${args[@]}" \
-    -p arch="$archs" -p batch="$batches" -p model="$models" -p threads="$(nproc)" -p tower=image,text -p dtype="${DTYPES:-fp32,bf16}" >&2
+    -p arch="$archs" -p batch="$batches" -p model="$models" -p threads="$(nproc)" -p tower=image,text -p dtype="$dtypes" >&2
 else
   echo "note: no ONNX exports under $onnx (and no python with torch/transformers/onnx): ONNX Runtime not compared" >&2
   java -jar "$jar" "OpBenchmark|SgemmBenchmark|TowerBenchmark" "${args[@]}" -p arch="$archs" -p batch="$batches" \
-    -p dtype="${DTYPES:-fp32,bf16}" >&2
+    -p dtype="$dtypes" >&2
 fi
 java -cp "$jar" io.vlm4j.bench.ResultsReport "$results" benchmarks/results "$machine" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
