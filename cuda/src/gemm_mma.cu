@@ -9,6 +9,7 @@
 // rows a cp.async wave writes) on 8 distinct 16-byte bank groups. Ragged M, N and K edges are zero-filled by
 // cp.async's src-size operand (K % 8 == 0 keeps every 16-byte chunk all-in or all-out).
 #include "dtype.cuh"
+#include "cp_async.cuh"
 #include "gemm_mma.cuh"
 
 #include <mutex>
@@ -17,23 +18,17 @@ namespace {
 
 using vlmc::from_f;
 using vlmc::to_f;
+using vlmc::cp_async16;
+using vlmc::cp_async_commit;
+using vlmc::cp_async_wait;
+using vlmc::smem_addr;
 
 constexpr int BM = 128, BN = 128, BK = 32, STAGES = 4, THREADS = 256;
 constexpr int TILE_BYTES = BM * BK * 2;              // one operand, one stage (BM == BN)
 constexpr int SMEM_BYTES = STAGES * 2 * TILE_BYTES;  // 64 KiB
 
-__device__ __forceinline__ uint32_t smem_addr(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
-
 // Byte offset of 16-byte chunk c (0..3) of row r inside one [128][32] 16-bit stage tile.
 __device__ __forceinline__ uint32_t swizzle(int r, int c) { return uint32_t(r * 64 + ((c ^ ((r >> 1) & 3)) << 4)); }
-
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
-    const int bytes = valid ? 16 : 0;  // 0: nothing is read, the 16 bytes are zero-filled
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t addr, uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"

@@ -12,6 +12,7 @@
 // Not yet run on a GPU when written: opt-in (vlmc_gemm_variant(3), or VLM4J_GEMM_WGMMA=1 for automatic use) until
 // cuda/dev/gemm.cu has checked it on an H100; a TMA + mbarrier producer warp is the following step.
 #include "dtype.cuh"
+#include "cp_async.cuh"
 #include "gemm_mma.cuh"
 
 #include <mutex>
@@ -20,6 +21,9 @@ namespace {
 
 using vlmc::from_f;
 using vlmc::to_f;
+using vlmc::cp_async16;
+using vlmc::cp_async_commit;
+using vlmc::cp_async_wait;
 
 constexpr int BM = 128, BN = 128, BK = 64, STAGES = 4, THREADS = 256;
 constexpr int TILE_BYTES = BM * BK * 2;              // 16 KiB, one operand, one stage (BM == BN)
@@ -30,14 +34,6 @@ constexpr int SMEM_BYTES = STAGES * 2 * TILE_BYTES + 1024;  // + slack to align 
 #endif
 
 #ifdef VLMC_WGMMA
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
-    const int bytes = valid ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
-
 // Byte offset of 16-byte chunk c (0..7) of row r in a 128-byte-swizzled K-major tile.
 __device__ __forceinline__ uint32_t swizzle128(int r, int c) { return uint32_t(r * 128 + ((c ^ (r & 7)) << 4)); }
 
