@@ -8,6 +8,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vlm4j.eval.analysis.BarChart;
 import io.vlm4j.io.AtomicFiles;
 import io.vlm4j.model.clip.ClipConfig;
+import io.vlm4j.model.clip.ClipTextTower;
+import io.vlm4j.model.clip.ClipVisionTower;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -173,8 +175,8 @@ public final class ResultsReport {
     }
 
     /**
-     * Multiply-accumulates per item of a preset tower, counted as the towers count them (patch embedding, the encoder's
-     * GEMMs and attention, the projection); text at 77 tokens. NaN for an unknown arch (an exported folder's name).
+     * Multiply-accumulates per item of a preset tower, the towers' own count; text at 77 tokens. NaN for an unknown
+     * arch.
      */
     static double towerMacs(String arch, boolean text) {
         ClipConfig c;
@@ -183,15 +185,8 @@ public final class ResultsReport {
         } catch (IllegalArgumentException e) {
             return Double.NaN;
         }
-        if (text) {
-            var t = c.text().orElseThrow();
-            double d = t.hiddenSize(), f = t.intermediateSize(), len = 77;
-            return t.numHiddenLayers() * (len * (4 * d * d + 2 * d * f) + 2 * len * len * d) + d * c.projectionDim();
-        }
-        var v = c.vision().orElseThrow();
-        double d = v.hiddenSize(), f = v.intermediateSize(), g = (double) v.imageSize() / v.patchSize(), n = g * g + 1;
-        double patch = (n - 1) * d * v.numChannels() * v.patchSize() * v.patchSize();
-        return patch + v.numHiddenLayers() * (n * (4 * d * d + 2 * d * f) + 2 * n * n * d) + d * c.projectionDim();
+        return text ? ClipTextTower.macsPerText(c.text().orElseThrow(), c.projectionDim(), 77)
+                : ClipVisionTower.macsPerImage(c.vision().orElseThrow(), c.projectionDim());
     }
 
     private static String cpuModel() {

@@ -65,7 +65,7 @@ final class CheckCommand implements Callable<Integer> {
     private int checkGolden(Backend backend) throws Exception {
         Path fx = golden.resolve("fixtures/tiny");
         if (!Files.isDirectory(fx)) throw new IllegalArgumentException(golden + ": no fixtures/tiny here");
-        boolean f32 = backend.computeType() == DType.F32 && backend.weightType() == DType.F32;
+        boolean f32 = exact(backend);
         int failures = 0;
         try (ClipModel clip = ClipModel.load(golden.resolve("models/tiny"), backend);
              Tensor pixels = Npy.readFloat32(fx.resolve("pixel_values.npy"));
@@ -78,17 +78,11 @@ final class CheckCommand implements Callable<Integer> {
                         boolean image = c[1].startsWith("i"), norm = c[1].endsWith("n");
                         try (Tensor got = image ? clip.encodeImages(pixels, norm) : clip.encodeTexts(ids, norm);
                              Tensor want = Npy.readFloat32(fx.resolve(c[0] + ".npy"))) {
-                            float[] g = got.toFloatArray(), w = want.toFloatArray();
-                            double err = 0, scale = 0;
-                            for (int i = 0; i < w.length; i++) {
-                                err = Math.max(err, Math.abs((double) g[i] - w[i]));
-                                scale = Math.max(scale, Math.abs(w[i]));
-                            }
-                            double cos = minRowCosine(g, w, (int) got.dim(1));
-                            boolean ok = f32 ? err <= 1e-4 : err <= 1e-2 * scale && cos >= 0.999;
+                            Agreement a = Agreement.of(want, got);
+                            boolean ok = f32 ? a.maxAbs() <= 1e-4 : a.maxAbs() <= 1e-2 * a.scale() && a.minCosine() >= 0.999;
                             if (!ok) failures++;
                             System.out.printf(Locale.ROOT, "  golden %-24s%s max abs err %.2e (%.2e relative), min cosine %.6f %s%n",
-                                    c[0], replay ? (pass == 0 ? " recorded" : " replayed") : "", err, err / Math.max(scale, 1e-30), cos,
+                                    c[0], replay ? (pass == 0 ? " recorded" : " replayed") : "", a.maxAbs(), a.relative(), a.minCosine(),
                                     ok ? "ok" : "FAIL");
                         }
                     }
@@ -118,7 +112,7 @@ final class CheckCommand implements Callable<Integer> {
             for (int i = 1; i < eos; i++) ids[b * 13 + i] = 2 + r.nextInt(990);
             ids[b * 13 + eos] = 999;
         }
-        boolean f32 = backend.computeType() == DType.F32 && backend.weightType() == DType.F32;
+        boolean f32 = exact(backend);
         int failures = 0;
         try (Backend cpu = new CpuBackend(); ClipModel want = ClipModel.random(config, 11, cpu).batchSize(3);
              ClipModel got = ClipModel.random(config, 11, backend).batchSize(3);
@@ -128,17 +122,11 @@ final class CheckCommand implements Callable<Integer> {
                 got.useGraphs(replay);
                 try (Tensor gi = got.encodeImages(pixels, false); Tensor gt = got.encodeTexts(tokens, false)) {
                     for (Tensor[] pair : new Tensor[][] {{wi, gi}, {wt, gt}}) {
-                        float[] w = pair[0].toFloatArray(), g = pair[1].toFloatArray();
-                        double err = 0, scale = 0;
-                        for (int i = 0; i < w.length; i++) {
-                            err = Math.max(err, Float.isFinite(g[i]) ? Math.abs((double) g[i] - w[i]) : Double.POSITIVE_INFINITY);
-                            scale = Math.max(scale, Math.abs(w[i]));
-                        }
-                        double rel = err / Math.max(scale, 1e-30), cos = minRowCosine(g, w, (int) pair[0].dim(1));
-                        boolean ok = f32 ? rel <= 1e-4 : rel <= 1e-2 && cos >= 0.999;
+                        Agreement a = Agreement.of(pair[0], pair[1]);
+                        boolean ok = f32 ? a.relative() <= 1e-4 : a.relative() <= 1e-2 && a.minCosine() >= 0.999;
                         if (!ok) failures++;
                         System.out.printf(Locale.ROOT, "  random model %-6s%s vs cpu fp32: %.2e relative, min cosine %.6f %s%n",
-                                pair[0] == wi ? "image" : "text", replay ? " (graphs)" : "", rel, cos, ok ? "ok" : "FAIL");
+                                pair[0] == wi ? "image" : "text", replay ? " (graphs)" : "", a.relative(), a.minCosine(), ok ? "ok" : "FAIL");
                     }
                 }
             }
@@ -146,17 +134,36 @@ final class CheckCommand implements Callable<Integer> {
         return failures;
     }
 
-    private static double minRowCosine(float[] a, float[] b, int dim) {
-        double worst = 1;
-        for (int r = 0; r * dim < a.length; r++) {
-            double ab = 0, aa = 0, bb = 0;
-            for (int j = r * dim; j < (r + 1) * dim; j++) {
-                ab += (double) a[j] * b[j];
-                aa += (double) a[j] * a[j];
-                bb += (double) b[j] * b[j];
+    /** Whether the backend computes everything in F32 (tight tolerances) rather than with 16-bit operands. */
+    private static boolean exact(Backend backend) {
+        return backend.computeType() == DType.F32 && backend.weightType() == DType.F32;
+    }
+
+    /**
+     * How embeddings [N, E] agree with a reference: max |got - want| (infinite where got is not finite), max |want|,
+     * and the smallest per-row cosine.
+     */
+    private record Agreement(double maxAbs, double scale, double minCosine) {
+        double relative() { return maxAbs / Math.max(scale, 1e-30); }
+
+        static Agreement of(Tensor want, Tensor got) {
+            float[] w = want.toFloatArray(), g = got.toFloatArray();
+            int dim = (int) want.dim(1);
+            double err = 0, scale = 0, worst = 1;
+            for (int i = 0; i < w.length; i++) {
+                err = Math.max(err, Float.isFinite(g[i]) ? Math.abs((double) g[i] - w[i]) : Double.POSITIVE_INFINITY);
+                scale = Math.max(scale, Math.abs(w[i]));
             }
-            worst = Math.min(worst, ab / Math.max(Math.sqrt(aa * bb), 1e-300));
+            for (int r = 0; r * dim < w.length; r++) {
+                double ab = 0, aa = 0, bb = 0;
+                for (int j = r * dim; j < (r + 1) * dim; j++) {
+                    ab += (double) g[j] * w[j];
+                    aa += (double) g[j] * g[j];
+                    bb += (double) w[j] * w[j];
+                }
+                worst = Math.min(worst, ab / Math.max(Math.sqrt(aa * bb), 1e-300));
+            }
+            return new Agreement(err, scale, worst);
         }
-        return worst;
     }
 }

@@ -84,7 +84,11 @@ final class EmbedDatasetCommand implements Callable<Integer> {
                 }
             }
             try (emb) {
-                if (normalize) normalizeRows(emb);
+                if (normalize) {  // on the host: the cache's tensors live there
+                    float[] v = emb.toFloatArray();
+                    ClipModel.l2NormalizeRows(v, (int) emb.dim(1));
+                    emb.copyFrom(v);
+                }
                 Npy.write(out, emb);
                 if (labelsOut != null) writeLabels(data, labelsOut);
             }
@@ -92,19 +96,6 @@ final class EmbedDatasetCommand implements Callable<Integer> {
                     + ": " + what + " -> " + out + (entry == null ? "" : " (entry " + entry + ")"));
         }
         return 0;
-    }
-
-    /** x / max(||x||, 1e-12) per row, as F.normalize (on the host: the cache's tensors live there). */
-    private static void normalizeRows(Tensor emb) {
-        int n = (int) emb.dim(0), e = (int) emb.dim(1);
-        float[] v = emb.toFloatArray();
-        for (int i = 0; i < n; i++) {
-            double ss = 0;
-            for (int j = 0; j < e; j++) ss += (double) v[i * e + j] * v[i * e + j];
-            double div = Math.max(Math.sqrt(ss), 1e-12);
-            for (int j = 0; j < e; j++) v[i * e + j] = (float) (v[i * e + j] / div);
-        }
-        emb.copyFrom(v);
     }
 
     private static void writeLabels(ImageDataset data, Path file) throws java.io.IOException {

@@ -9,8 +9,8 @@ import java.io.IOException;
  * Writes an undefined metric (NaN, ±∞) as JSON {@code null} instead of Jackson's default string "NaN", so the
  * reports stay plain JSON for any reader; the reason is in the report's notes.
  */
-final class NanAsNull extends StdSerializer<Double> {
-    NanAsNull() { super(Double.class); }
+public final class NanAsNull extends StdSerializer<Double> {
+    public NanAsNull() { super(Double.class); }
 
     @Override
     public void serialize(Double value, JsonGenerator gen, SerializerProvider provider) throws IOException {

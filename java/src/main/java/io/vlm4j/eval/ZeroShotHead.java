@@ -92,6 +92,8 @@ public final class ZeroShotHead {
     /** Argmax class per image (the first on an exact tie). */
     public int[] predict(double[][] images) { return ClassificationMetrics.argmax(logits(images)); }
 
+    public int[] predict(float[][] images) { return predict(Matrices.toDouble(images)); }
+
     /**
      * Multi-label zero-shot from a positive and a negative prompt set per label (e.g. "chest x-ray with effusion" /
      * "chest x-ray with no effusion"). Each side is ensembled as above; the probability that label ℓ is present is
@@ -105,6 +107,11 @@ public final class ZeroShotHead {
      */
     public static MultiLabel multiLabel(double[][][] positiveTemplates, double[][][] negativeTemplates, double scale) {
         return new MultiLabel(fromTemplates(positiveTemplates, scale), fromTemplates(negativeTemplates, scale));
+    }
+
+    /** The same from heads already built (e.g. by {@code ZeroShotClassifier} from a model's text tower). */
+    public static MultiLabel multiLabel(ZeroShotHead positive, ZeroShotHead negative) {
+        return new MultiLabel(positive, negative);
     }
 
     /** Per-label positive/negative heads; see {@link #multiLabel}. */

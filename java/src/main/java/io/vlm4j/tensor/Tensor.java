@@ -184,6 +184,16 @@ public final class Tensor implements AutoCloseable {
         return out;
     }
 
+    /** A rank-2 F32 tensor as rows, [dim(0)][dim(1)] (copied to the host). */
+    public float[][] toFloatRows() {
+        if (shape.length != 2) throw new IllegalArgumentException("toFloatRows needs a rank-2 tensor, got " + this);
+        int n = Math.toIntExact(shape[0]), e = Math.toIntExact(shape[1]);
+        float[] flat = toFloatArray();
+        float[][] out = new float[n][];
+        for (int i = 0; i < n; i++) out[i] = Arrays.copyOfRange(flat, i * e, (i + 1) * e);
+        return out;
+    }
+
     public int[] toIntArray() {
         requireType(DType.I32);
         if (device != Device.CPU) {

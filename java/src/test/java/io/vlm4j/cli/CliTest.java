@@ -9,10 +9,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.vlm4j.io.Npy;
 import io.vlm4j.tensor.Tensor;
+import io.vlm4j.testing.Cli;
+import io.vlm4j.testing.Cli.Run;
 import io.vlm4j.testing.Golden;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,25 +23,9 @@ class CliTest {
     @TempDir
     Path tmp;
 
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void infoListsBackendsAndWhyCudaIsUnavailable() {
-        Run r = run("info");
+        Run r = Cli.run("info");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("backend cpu: available"), r.out());
         assertTrue(r.out().contains("backend cuda: unavailable: "), r.out());
@@ -51,7 +34,7 @@ class CliTest {
     @Test
     void everyCommandHasHelp() {
         for (String cmd : new String[] {"info", "bench", "encode-images", "encode-texts"}) {
-            Run r = run(cmd, "--help");
+            Run r = Cli.run(cmd, "--help");
             assertEquals(0, r.code(), cmd + ": " + r.err());
             assertTrue(r.out().contains("Usage: vlm4j " + cmd), cmd + ": " + r.out());
         }
@@ -59,7 +42,7 @@ class CliTest {
 
     @Test
     void unknownOptionIsExit2() {
-        Run r = run("encode-images", "--nope");
+        Run r = Cli.run("encode-images", "--nope");
         assertEquals(2, r.code());
         assertTrue(r.err().startsWith("error: "), r.err());
     }
@@ -70,7 +53,7 @@ class CliTest {
         try (Tensor t = Tensor.of(new float[3 * 32 * 32], 1, 3, 32, 32)) {
             Npy.write(pixels, t);
         }
-        Run r = run("encode-images", "--model", tmp.resolve("no-such-model").toString(), "--pixels", pixels.toString(),
+        Run r = Cli.run("encode-images", "--model", tmp.resolve("no-such-model").toString(), "--pixels", pixels.toString(),
                 "--out", tmp.resolve("o.npy").toString(), "--backend", "cpu");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().startsWith("error: ") && r.err().contains("no-such-model"), r.err());
@@ -81,7 +64,7 @@ class CliTest {
     void corruptPixelsFileIsExit2() throws Exception {
         Path pixels = tmp.resolve("bad.npy");
         Files.write(pixels, new byte[] {1, 2, 3, 4, 5});
-        Run r = run("encode-images", "--model", tmp.toString(), "--pixels", pixels.toString(),
+        Run r = Cli.run("encode-images", "--model", tmp.toString(), "--pixels", pixels.toString(),
                 "--out", tmp.resolve("o.npy").toString());
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("bad.npy"), r.err());
@@ -98,7 +81,7 @@ class CliTest {
         try (Tensor t = Tensor.ofInts(v, 1, 77)) {
             Npy.write(ids, t);
         }
-        Run r = run("encode-texts", "--model", golden.resolve("models/tiny").toString(), "--ids", ids.toString(),
+        Run r = Cli.run("encode-texts", "--model", golden.resolve("models/tiny").toString(), "--ids", ids.toString(),
                 "--out", tmp.resolve("o.npy").toString(), "--backend", "cpu");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().startsWith("error: " + ids) && r.err().contains("60000"), r.err());
@@ -108,14 +91,14 @@ class CliTest {
 
     @Test
     void cudaBackendRequestIsExit2WithReason() throws Exception {
-        Run r = run("bench", "--backend", "cuda", "--arch", "ViT-B/32", "--iterations", "1");
+        Run r = Cli.run("bench", "--backend", "cuda", "--arch", "ViT-B/32", "--iterations", "1");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("unavailable"), r.err());
     }
 
     @Test
     void benchJsonReportsEveryField() throws Exception {
-        Run r = run("bench", "--arch", "ViT-B/32", "--batch", "1", "--iterations", "1", "--warmup", "0", "--json");
+        Run r = Cli.run("bench", "--arch", "ViT-B/32", "--batch", "1", "--iterations", "1", "--warmup", "0", "--json");
         assertEquals(0, r.code(), r.err());
         String[] lines = r.out().strip().split("\n");
         assertEquals(2, lines.length, r.out());
@@ -132,10 +115,10 @@ class CliTest {
         Path golden = Golden.dir();
         Path fx = golden.resolve("fixtures/tiny");
         Path img = tmp.resolve("img.npy"), txt = tmp.resolve("txt.npy");
-        Run a = run("encode-images", "--model", golden.resolve("models/tiny").toString(),
+        Run a = Cli.run("encode-images", "--model", golden.resolve("models/tiny").toString(),
                 "--pixels", fx.resolve("pixel_values.npy").toString(), "--out", img.toString(), "--normalize", "--batch", "3");
         assertEquals(0, a.code(), a.err());
-        Run b = run("encode-texts", "--model", golden.resolve("models/tiny").toString(),
+        Run b = Cli.run("encode-texts", "--model", golden.resolve("models/tiny").toString(),
                 "--ids", fx.resolve("input_ids.npy").toString(), "--out", txt.toString(), "--normalize", "--batch", "2");
         assertEquals(0, b.code(), b.err());
         try (Tensor got = Npy.readFloat32(img); Tensor want = Npy.readFloat32(fx.resolve("image_embeds_normalized.npy"))) {
@@ -155,12 +138,12 @@ class CliTest {
         Path golden = Golden.dir();
         Path texts = tmp.resolve("prompts.txt"), ids = tmp.resolve("ids.npy"), emb = tmp.resolve("emb.npy");
         Files.writeString(texts, String.join("\n", GOLDEN_PROMPTS) + "\n");
-        Run t = run("tokenize", "--model", golden.resolve("tokenizer").toString(), "--texts", texts.toString(), "--out", ids.toString());
+        Run t = Cli.run("tokenize", "--model", golden.resolve("tokenizer").toString(), "--texts", texts.toString(), "--out", ids.toString());
         assertEquals(0, t.code(), t.err());
         try (Tensor got = Npy.readInt32(ids); Tensor want = Npy.readInt32(golden.resolve("fixtures/tiny/input_ids.npy"))) {
             assertArrayEquals(want.toIntArray(), got.toIntArray());
         }
-        Run e = run("encode-texts", "--model", golden.resolve("models/tiny").toString(), "--tokenizer", golden.resolve("tokenizer").toString(),
+        Run e = Cli.run("encode-texts", "--model", golden.resolve("models/tiny").toString(), "--tokenizer", golden.resolve("tokenizer").toString(),
                 "--texts", texts.toString(), "--out", emb.toString(), "--normalize", "--backend", "cpu");
         assertEquals(0, e.code(), e.err());
         try (Tensor got = Npy.readFloat32(emb); Tensor want = Npy.readFloat32(golden.resolve("fixtures/tiny/text_embeds_normalized.npy"))) {
@@ -174,7 +157,7 @@ class CliTest {
         Path golden = Golden.dir();
         Path pre = golden.resolve("preprocess");
         Path pixels = tmp.resolve("px.npy");
-        Run p = run("preprocess", "--model", tmp.toString(), "--images", pre.resolve("img0_512x384_rgb.png").toString(),
+        Run p = Cli.run("preprocess", "--model", tmp.toString(), "--images", pre.resolve("img0_512x384_rgb.png").toString(),
                 "--pipeline", "openai", "--out", pixels.toString());
         assertEquals(0, p.code(), p.err());
         try (Tensor got = Npy.readFloat32(pixels); Tensor want = Npy.readFloat32(pre.resolve("img0_512x384_rgb_pixel_values.npy"))) {
@@ -184,11 +167,11 @@ class CliTest {
         Path tiny = golden.resolve("models/tiny");
         Path px32 = tmp.resolve("px32.npy"), a = tmp.resolve("a.npy"), b = tmp.resolve("b.csv");
         Path corrupt = Files.write(tmp.resolve("corrupt.png"), new byte[] {(byte) 0x89, 'P', 'N', 'G', 1, 2, 3});
-        Run p32 = run("preprocess", "--model", tiny.toString(), "--images", pre.toString(), "--out", px32.toString());
+        Run p32 = Cli.run("preprocess", "--model", tiny.toString(), "--images", pre.toString(), "--out", px32.toString());
         assertEquals(0, p32.code(), p32.err());
-        Run ea = run("encode-images", "--model", tiny.toString(), "--pixels", px32.toString(), "--out", a.toString(), "--backend", "cpu");
+        Run ea = Cli.run("encode-images", "--model", tiny.toString(), "--pixels", px32.toString(), "--out", a.toString(), "--backend", "cpu");
         assertEquals(0, ea.code(), ea.err());
-        Run eb = run("encode-images", "--model", tiny.toString(), "--images", pre + "/*.png", corrupt.toString(), "--on-error", "skip",
+        Run eb = Cli.run("encode-images", "--model", tiny.toString(), "--images", pre + "/*.png", corrupt.toString(), "--on-error", "skip",
                 "--out", b.toString(), "--batch", "3", "--backend", "cpu");
         assertEquals(0, eb.code(), eb.err());
         assertTrue(eb.err().contains("corrupt.png") && eb.err().contains("skipped 1 of 5 images"), eb.err());
@@ -203,7 +186,7 @@ class CliTest {
                 for (int j = 0; j < e; j++) assertEquals(w[i * e + j], Float.parseFloat(f[j + 1]), 1e-5);
             }
         }
-        Run fail = run("encode-images", "--model", tiny.toString(), "--images", corrupt.toString(), "--out", a.toString(), "--backend", "cpu");
+        Run fail = Cli.run("encode-images", "--model", tiny.toString(), "--images", corrupt.toString(), "--out", a.toString(), "--backend", "cpu");
         assertEquals(2, fail.code());
         assertTrue(fail.err().startsWith("error: " + corrupt), fail.err());
     }
@@ -212,7 +195,7 @@ class CliTest {
     void zeroShotPrintsProbabilitiesAndWritesCsv() throws Exception {
         Path golden = Golden.dir();
         Path out = tmp.resolve("zs.csv");
-        Run r = run("zero-shot", "--model", golden.resolve("models/tiny").toString(), "--tokenizer", golden.resolve("tokenizer").toString(),
+        Run r = Cli.run("zero-shot", "--model", golden.resolve("models/tiny").toString(), "--tokenizer", golden.resolve("tokenizer").toString(),
                 "--images", golden.resolve("preprocess").toString(), "--labels", "pneumonia, normal lung,tumor",
                 "--template", "a chest x-ray showing {}.", "--template", "an image of {}", "--out", out.toString(), "--backend", "cpu");
         assertEquals(0, r.code(), r.err());
@@ -224,18 +207,18 @@ class CliTest {
             double sum = Double.parseDouble(f[1]) + Double.parseDouble(f[2]) + Double.parseDouble(f[3]);
             assertEquals(1.0, sum, 1e-5, line);
         }
-        Run bad = run("zero-shot", "--model", golden.resolve("models/tiny").toString(), "--tokenizer", golden.resolve("tokenizer").toString(),
+        Run bad = Cli.run("zero-shot", "--model", golden.resolve("models/tiny").toString(), "--tokenizer", golden.resolve("tokenizer").toString(),
                 "--images", golden.resolve("preprocess").toString(), "--labels", "a,,b");
         assertEquals(2, bad.code());
     }
 
     @Test
     void checkPassesOnTheCpuBackendAndNamesWhyCudaCannotRun() throws Exception {
-        Run r = run("check", "--backend", "cpu", "--golden", Golden.dir().toString());
+        Run r = Cli.run("check", "--backend", "cpu", "--golden", Golden.dir().toString());
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("0 failed") && r.out().contains("golden text_embeds") && r.out().contains("all checks passed"), r.out());
         if (io.vlm4j.backend.cuda.CudaStatus.unavailableReason().isPresent()) {
-            Run c = run("check", "--backend", "cuda");
+            Run c = Cli.run("check", "--backend", "cuda");
             assertEquals(2, c.code());
             assertTrue(c.err().contains("unavailable"), c.err());
         }
@@ -243,10 +226,10 @@ class CliTest {
 
     @Test
     void checkRunsARandomModelEndToEndAgainstTheCpuBackend() {
-        Run r = run("check", "--backend", "reference", "--graphs");
+        Run r = Cli.run("check", "--backend", "reference", "--graphs");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("random model image  vs cpu fp32") && r.out().contains("random model text   (graphs)"), r.out());
-        Run fp16 = run("check", "--backend", "cpu", "--dtype", "fp16");
+        Run fp16 = Cli.run("check", "--backend", "cpu", "--dtype", "fp16");
         assertEquals(2, fp16.code());
         assertTrue(fp16.err().contains("F32 only"), fp16.err());
     }

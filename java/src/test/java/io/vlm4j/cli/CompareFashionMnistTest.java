@@ -12,6 +12,7 @@ import io.vlm4j.io.SafetensorsWriter;
 import io.vlm4j.io.WeightStore;
 import io.vlm4j.model.clip.RandomWeights;
 import io.vlm4j.tensor.TensorScope;
+import io.vlm4j.testing.Cli;
 import io.vlm4j.testing.Golden;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
@@ -57,7 +58,7 @@ class CompareFashionMnistTest {
             "--tokenizer", golden.resolve("tokenizer").toString(), "--dataset", "idx:" + IdxDataset.DEBIAN_FASHION_MNIST,
             "--max-train", "2000", "--max-val", "300", "--max-test", "600", "--overlay-images", "24", "--cache", cache.toString(),
             "--out", out.toString()};
-        CliTest.Run r = CliTest.run(args);
+        Cli.Run r = Cli.run(args);
         assertEquals(0, r.code(), r.out() + r.err());
         for (String f : List.of("report.md", "report.json", "summary.csv", "zero_shot_per_class.csv", "linear_probe_sweep.csv",
                 "overlay_probe.csv")) {
@@ -92,7 +93,7 @@ class CompareFashionMnistTest {
         args[args.length - 1] = out2.toString();
         String[] quick = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--no-tsne", "--no-overlay"))
                 .toArray(String[]::new);
-        CliTest.Run again = CliTest.run(quick);
+        Cli.Run again = Cli.run(quick);
         assertEquals(0, again.code(), again.out() + again.err());
         JsonNode j2 = new ObjectMapper().readTree(out2.resolve("report.json").toFile());
         for (JsonNode m : j2.get("models")) {

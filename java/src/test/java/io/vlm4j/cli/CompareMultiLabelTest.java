@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.vlm4j.testing.Cli;
 import io.vlm4j.testing.DatasetFiles;
 import io.vlm4j.testing.TinyModels;
 import java.nio.file.Files;
@@ -49,7 +50,7 @@ class CompareMultiLabelTest {
         Path names = Files.writeString(tmp.resolve("names.txt"), "effusion\nnodule\npneumonia\n");
         Path model = TinyModels.writeVisionModel(tmp.resolve("model"), 1);
         Path out = tmp.resolve("report");
-        CliTest.Run run = CliTest.run("compare", "--models", model.toString(), "--dataset", "medmnist:" + npz, "--class-names", names.toString(),
+        Cli.Run run = Cli.run("compare", "--models", model.toString(), "--dataset", "medmnist:" + npz, "--class-names", names.toString(),
                 "--out", out.toString());
         assertEquals(0, run.code(), run.out() + run.err());
         JsonNode m = new ObjectMapper().readTree(out.resolve("report.json").toFile()).get("models").get(0);

@@ -6,9 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.vlm4j.cli.CliTest.Run;
 import io.vlm4j.io.Npy;
 import io.vlm4j.tensor.Tensor;
+import io.vlm4j.testing.Cli;
+import io.vlm4j.testing.Cli.Run;
 import io.vlm4j.testing.DatasetFiles;
 import io.vlm4j.testing.TinyModels;
 import java.nio.file.Files;
@@ -37,11 +38,11 @@ class EmbedDatasetCliTest {
         Path model = TinyModels.writeVisionModel(tmp.resolve("model"), 3);
         Path data = folder(), cache = tmp.resolve("cache"), out1 = tmp.resolve("e1.npy"), out2 = tmp.resolve("e2.npy");
         Path labels = tmp.resolve("l.npy");
-        Run a = CliTest.run("embed-dataset", "--model", model.toString(), "--dataset", data.toString(), "--cache", cache.toString(),
+        Run a = Cli.run("embed-dataset", "--model", model.toString(), "--dataset", data.toString(), "--cache", cache.toString(),
                 "--out", out1.toString(), "--labels-out", labels.toString(), "--backend", "cpu", "--batch", "4");
         assertEquals(0, a.code(), a.err());
         assertTrue(a.out().startsWith("cache miss: computed and stored: 9 items of " + data), a.out());
-        Run b = CliTest.run("embed-dataset", "--model", model.toString(), "--dataset", "folder:" + data, "--cache", cache.toString(),
+        Run b = Cli.run("embed-dataset", "--model", model.toString(), "--dataset", "folder:" + data, "--cache", cache.toString(),
                 "--out", out2.toString(), "--backend", "cpu");
         assertEquals(0, b.code(), b.err());
         assertTrue(b.out().startsWith("cache hit: 9 items"), b.out());
@@ -51,7 +52,7 @@ class EmbedDatasetCliTest {
             assertArrayEquals(e1.toFloatArray(), e2.toFloatArray());
             assertArrayEquals(new int[] {0, 0, 0, 0, 1, 1, 1, 2, 2}, l.toIntArray());
         }
-        Run c = CliTest.run("embed-dataset", "--model", model.toString(), "--dataset", data.toString(), "--out", out1.toString(),
+        Run c = Cli.run("embed-dataset", "--model", model.toString(), "--dataset", data.toString(), "--out", out1.toString(),
                 "--k-shot", "2", "--seed", "4", "--normalize", "--labels-out", labels.toString());
         assertEquals(0, c.code(), c.err());
         assertTrue(c.out().startsWith("computed (no cache): 6 items of " + data + " [kShot(2, seed 4)]"), c.out());
@@ -70,7 +71,7 @@ class EmbedDatasetCliTest {
         Path model = TinyModels.writeVisionModel(tmp.resolve("model"), 3);
         Path npz = io.vlm4j.data.MedMnistDatasetTestAccess.write(tmp.resolve("chest.npz"), true, true);
         Path out = tmp.resolve("e.npy"), labels = tmp.resolve("l.npy");
-        Run r = CliTest.run("embed-dataset", "--model", model.toString(), "--dataset", "medmnist:" + npz, "--split", "test",
+        Run r = Cli.run("embed-dataset", "--model", model.toString(), "--dataset", "medmnist:" + npz, "--split", "test",
                 "--out", out.toString(), "--labels-out", labels.toString());
         assertEquals(0, r.code(), r.err());
         try (Tensor e = Npy.readFloat32(out); Tensor l = Npy.readInt32(labels)) {
@@ -84,30 +85,30 @@ class EmbedDatasetCliTest {
     void badInputsAreExit2WithOneLine() throws Exception {
         Path model = TinyModels.writeVisionModel(tmp.resolve("model"), 3);
         Path data = folder(), out = tmp.resolve("e.npy");
-        Run r = CliTest.run("embed-dataset", "--model", model.toString(), "--dataset", data.toString(), "--out", out.toString(), "--k-shot", "3");
+        Run r = Cli.run("embed-dataset", "--model", model.toString(), "--dataset", data.toString(), "--out", out.toString(), "--k-shot", "3");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().startsWith("error: ") && r.err().contains("class 'c' (2) has 2 items, fewer than k = 3"), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
         Path csv = Files.writeString(tmp.resolve("x.csv"), "path,label\nnope.png,0\n");
-        r = CliTest.run("embed-dataset", "--model", model.toString(), "--dataset", csv.toString(), "--out", out.toString());
+        r = Cli.run("embed-dataset", "--model", model.toString(), "--dataset", csv.toString(), "--out", out.toString());
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().startsWith("error: " + csv + ": line 2: no such image file 'nope.png'"), r.err());
-        r = CliTest.run("embed-dataset", "--model", model.toString(), "--dataset", data.toString(), "--out", out.toString(), "--split", "val");
+        r = Cli.run("embed-dataset", "--model", model.toString(), "--dataset", data.toString(), "--out", out.toString(), "--split", "val");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("no items in split 'val' (the dataset has no splits)"), r.err());
-        r = CliTest.run("embed-dataset", "--model", model.toString(), "--dataset", data.toString(), "--out", out.toString(), "--on-error", "skip");
+        r = Cli.run("embed-dataset", "--model", model.toString(), "--dataset", data.toString(), "--out", out.toString(), "--on-error", "skip");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("--on-error skip is not supported"), r.err());
         Files.write(data.resolve("a/0.png"), new byte[] {1, 2, 3});
-        r = CliTest.run("embed-dataset", "--model", model.toString(), "--dataset", data.toString(), "--out", out.toString(), "--backend", "cpu");
+        r = Cli.run("embed-dataset", "--model", model.toString(), "--dataset", data.toString(), "--out", out.toString(), "--backend", "cpu");
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().startsWith("error: " + data.resolve("a/0.png")), r.err());
         assertFalse(Files.exists(out));
-        r = CliTest.run("embed-dataset", "--help");
+        r = Cli.run("embed-dataset", "--help");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("Usage: vlm4j embed-dataset"), r.out());
         Path npz = Files.write(tmp.resolve("z.npz"), DatasetFiles.zip(List.of(), false));
-        r = CliTest.run("embed-dataset", "--model", model.toString(), "--dataset", npz.toString(), "--out", out.toString());
+        r = Cli.run("embed-dataset", "--model", model.toString(), "--dataset", npz.toString(), "--out", out.toString());
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().startsWith("error: " + npz + ": not a MedMNIST file"), r.err());
     }

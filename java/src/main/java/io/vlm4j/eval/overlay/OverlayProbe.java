@@ -1,5 +1,6 @@
 package io.vlm4j.eval.overlay;
 
+import io.vlm4j.eval.ZeroShotHead;
 import io.vlm4j.image.ImageDecoder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -83,10 +84,10 @@ public final class OverlayProbe {
      *
      * @param images       8-bit images (1 or 3 channels)
      * @param labels       true class per image, or null
-     * @param classWeights zero-shot classifier [K][E], rows L2-normalized (the logit scale does not change argmaxes)
+     * @param head         the zero-shot classifier whose predictions are compared
      * @param onVariant    called with the number of images done after each variant (progress bars)
      */
-    public static Report run(List<ImageDecoder.Decoded> images, int[] labels, float[][] classWeights, Embedder embedder,
+    public static Report run(List<ImageDecoder.Decoded> images, int[] labels, ZeroShotHead head, Embedder embedder,
                              List<Variant> variants, IntConsumer onVariant) {
         int n = images.size();
         if (n == 0) throw new IllegalArgumentException("overlay probe: no images");
@@ -94,16 +95,16 @@ public final class OverlayProbe {
             throw new IllegalArgumentException("overlay probe: " + labels.length + " labels for " + n + " images");
         }
         float[][] clean = embedder.embed(images);
-        int[] cleanPred = predict(clean, classWeights);
+        int[] cleanPred = head.predict(clean);
         List<VariantResult> results = new ArrayList<>();
         for (Variant v : variants) {
-            if (v.textClass() >= classWeights.length) {
-                throw new IllegalArgumentException("overlay probe: text class " + v.textClass() + " outside " + classWeights.length + " classes");
+            if (v.textClass() >= head.numClasses()) {
+                throw new IllegalArgumentException("overlay probe: text class " + v.textClass() + " outside " + head.numClasses() + " classes");
             }
             List<ImageDecoder.Decoded> overlaid = new ArrayList<>(n);
             for (ImageDecoder.Decoded im : images) overlaid.add(TextOverlay.render(im, v.spec()));
             float[][] e = embedder.embed(overlaid);
-            int[] pred = predict(e, classWeights);
+            int[] pred = head.predict(e);
             double cosSum = 0, cosMin = Double.POSITIVE_INFINITY;
             int flips = 0, pulled = 0, eligible = 0, correct = 0;
             for (int i = 0; i < n; i++) {
@@ -154,23 +155,6 @@ public final class OverlayProbe {
             }
         }
         return c == 0 ? Double.NaN : s / c;
-    }
-
-    static int[] predict(float[][] embeddings, float[][] classWeights) {
-        int[] p = new int[embeddings.length];
-        for (int i = 0; i < embeddings.length; i++) {
-            int best = 0;
-            double bestScore = Double.NEGATIVE_INFINITY;
-            for (int k = 0; k < classWeights.length; k++) {
-                double s = dot(embeddings[i], classWeights[k]);
-                if (s > bestScore) {
-                    bestScore = s;
-                    best = k;
-                }
-            }
-            p[i] = best;
-        }
-        return p;
     }
 
     private static double dot(float[] a, float[] b) {

@@ -1,13 +1,11 @@
 package io.vlm4j.eval.report;
 
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.module.SimpleModule;
-import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import io.vlm4j.eval.LinearProbe;
 import io.vlm4j.eval.MulticlassReport;
+import io.vlm4j.eval.NanAsNull;
 import io.vlm4j.eval.analysis.BarChart;
 import io.vlm4j.eval.overlay.OverlayProbe;
 import io.vlm4j.io.AtomicFiles;
@@ -100,15 +98,8 @@ public record ComparisonReport(String dataset, String datasetIdentity, List<Stri
     /** Jackson with undefined numbers (NaN, infinities) written as null, so the file is plain JSON. */
     static ObjectMapper json() {
         SimpleModule nan = new SimpleModule();
-        StdSerializer<Double> asNull = new StdSerializer<>(Double.class) {
-            @Override
-            public void serialize(Double v, JsonGenerator gen, SerializerProvider p) throws IOException {
-                if (v == null || !Double.isFinite(v)) gen.writeNull();
-                else gen.writeNumber(v);
-            }
-        };
-        nan.addSerializer(Double.class, asNull);
-        nan.addSerializer(double.class, asNull);
+        nan.addSerializer(Double.class, new NanAsNull());
+        nan.addSerializer(double.class, new NanAsNull());
         return new ObjectMapper().registerModule(nan).enable(SerializationFeature.INDENT_OUTPUT);
     }
 

@@ -8,6 +8,7 @@ import io.vlm4j.eval.KnnClassifier;
 import io.vlm4j.eval.LinearProbe;
 import io.vlm4j.eval.MulticlassReport;
 import io.vlm4j.eval.MultilabelReport;
+import io.vlm4j.eval.ZeroShotHead;
 import io.vlm4j.eval.analysis.LabeledEmbeddings;
 import io.vlm4j.eval.analysis.Pca;
 import io.vlm4j.eval.analysis.Projection;
@@ -96,21 +97,15 @@ public final class ModelEvaluator {
         } else {
             Tokenizer tok = m.tokenizer().get();
             head = ZeroShotClassifier.build(m.clip(), tok, names, o.templates(), tok.defaultContext(), (float) o.zeroShotScale());
-            try (Tensor t = Tensor.of(flatten(testN), testN.length, dim)) {
-                if (!test.multiLabel()) {
-                    zs = ClassificationMetrics.multiclass(labels(test), head.probabilities(t), names);
-                } else {
-                    List<String> negative = names.stream().map(n -> "no " + n).toList();
-                    ZeroShotClassifier neg = ZeroShotClassifier.build(m.clip(), tok, negative, o.templates(), tok.defaultContext(),
-                            (float) o.zeroShotScale());
-                    float[][] lp = head.logits(t), ln = neg.logits(t);
-                    double[][] p = new double[lp.length][names.size()];
-                    for (int i = 0; i < lp.length; i++) {
-                        for (int k = 0; k < names.size(); k++) p[i][k] = 1 / (1 + Math.exp(-((double) lp[i][k] - ln[i][k])));
-                    }
-                    zsMulti = ClassificationMetrics.multilabel(labelVectors(test), p, ClassificationMetrics.ScoreKind.PROBABILITIES, names);
-                    notes.add("zero-shot (multi-label): per label, softmax over the prompts \"{}\" vs \"no {}\" (CheXzero style)");
-                }
+            if (!test.multiLabel()) {
+                zs = ClassificationMetrics.multiclass(labels(test), head.head().probabilities(testN), names);
+            } else {
+                List<String> negative = names.stream().map(n -> "no " + n).toList();
+                ZeroShotClassifier neg = ZeroShotClassifier.build(m.clip(), tok, negative, o.templates(), tok.defaultContext(),
+                        (float) o.zeroShotScale());
+                double[][] p = ZeroShotHead.multiLabel(head.head(), neg.head()).probabilities(testN);
+                zsMulti = ClassificationMetrics.multilabel(labelVectors(test), p, ClassificationMetrics.ScoreKind.PROBABILITIES, names);
+                notes.add("zero-shot (multi-label): per label, softmax over the prompts \"{}\" vs \"no {}\" (CheXzero style)");
             }
         }
         seconds.put("zero_shot", (System.nanoTime() - t0) / 1e9);
@@ -167,15 +162,9 @@ public final class ModelEvaluator {
             ImageDataset sample = test.size() > o.overlayImages() ? test.subsample(o.overlayImages(), o.seed()) : test;
             List<ImageDecoder.Decoded> images = new ArrayList<>(sample.size());
             for (int i = 0; i < sample.size(); i++) images.add(sample.image(i));
-            double[][] w = head.head().classWeights();
-            float[][] wf = new float[w.length][];
-            for (int c = 0; c < w.length; c++) {
-                wf[c] = new float[w[c].length];
-                for (int j = 0; j < w[c].length; j++) wf[c][j] = (float) w[c][j];
-            }
             List<OverlayProbe.Variant> variants = OverlayProbe.defaultVariants(names, o.seed());
             try (ProgressFactory.Task task = progress.start(m.name() + ": overlay probe", (long) variants.size() * images.size())) {
-                overlay = OverlayProbe.run(images, labels(sample), wf, ims -> embedImages(m, ims), variants, task::accept);
+                overlay = OverlayProbe.run(images, labels(sample), head.head(), ims -> embedImages(m, ims), variants, task::accept);
             }
             seconds.put("overlay", (System.nanoTime() - t0) / 1e9);
         }
@@ -216,12 +205,12 @@ public final class ModelEvaluator {
                 try (EmbeddingCache.Result r = cache.get().imageEmbeddings(m.clip(), ModelIdentity.ofPath(m.path()), Optional.empty(),
                         m.preprocessor(), d, task)) {
                     hits.put(split, r.hit());
-                    return rows(r.embeddings());
+                    return r.embeddings().toFloatRows();
                 }
             }
             try (Tensor t = EmbeddingCache.compute(m.clip(), m.preprocessor(), d, task)) {
                 hits.put(split, false);
-                return rows(t);
+                return t.toFloatRows();
             }
         }
     }
@@ -229,33 +218,15 @@ public final class ModelEvaluator {
     /** Normalized embeddings of in-memory images (the overlay probe's model). */
     private static float[][] embedImages(Subject m, List<ImageDecoder.Decoded> images) {
         try (Tensor px = m.preprocessor().preprocessDecoded(images.size(), images::get); Tensor e = m.clip().encodeImages(px, true)) {
-            return rows(e);
+            return e.toFloatRows();
         }
-    }
-
-    static float[][] rows(Tensor t) {
-        int n = (int) t.dim(0), e = (int) t.dim(1);
-        float[] flat = t.toFloatArray();
-        float[][] out = new float[n][e];
-        for (int i = 0; i < n; i++) System.arraycopy(flat, i * e, out[i], 0, e);
-        return out;
-    }
-
-    private static float[] flatten(float[][] x) {
-        int e = x.length == 0 ? 0 : x[0].length;
-        float[] out = new float[x.length * e];
-        for (int i = 0; i < x.length; i++) System.arraycopy(x[i], 0, out, i * e, e);
-        return out;
     }
 
     static float[][] normalized(float[][] x) {
         float[][] out = new float[x.length][];
         for (int i = 0; i < x.length; i++) {
-            double ss = 0;
-            for (float v : x[i]) ss += (double) v * v;
-            double div = Math.max(Math.sqrt(ss), 1e-12);
-            out[i] = new float[x[i].length];
-            for (int j = 0; j < x[i].length; j++) out[i][j] = (float) (x[i][j] / div);
+            out[i] = x[i].clone();
+            ClipModel.l2NormalizeRows(out[i], out[i].length);
         }
         return out;
     }

@@ -119,11 +119,11 @@ final class ClipEncoder implements AutoCloseable {
     }
 
     /** Multiply-accumulates of one forward over [B, L] tokens, for FLOP/s reports (2 FLOPs per MAC). */
-    long macs(long b, long len) {
+    static long macs(int layerCount, long width, long mlpWidth, long b, long len) {
         long rows = b * len;
-        long gemm = rows * ((long) width * 3 * width + (long) width * width + 2L * width * mlpWidth);
+        long gemm = rows * (width * 3 * width + width * width + 2L * width * mlpWidth);
         long attention = 2L * b * len * len * width;  // q·kᵀ and p·v over all heads
-        return layers.size() * (gemm + attention);
+        return layerCount * (gemm + attention);
     }
 
     /** A loaded host weight, moved to the backend's device and owned by this object. */

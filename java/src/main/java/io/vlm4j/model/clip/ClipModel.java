@@ -258,15 +258,19 @@ public final class ClipModel implements AutoCloseable {
             backend.l2Normalize(out, NORM_EPS, out);
             return;
         }
-        int n = (int) out.dim(0), e = (int) out.dim(1);
         float[] v = out.toFloatArray();
-        for (int i = 0; i < n; i++) {
-            double ss = 0;
-            for (int j = 0; j < e; j++) ss += (double) v[i * e + j] * v[i * e + j];
-            double div = Math.max(Math.sqrt(ss), NORM_EPS);  // F.normalize: x / max(||x||, eps)
-            for (int j = 0; j < e; j++) v[i * e + j] = (float) (v[i * e + j] / div);
-        }
+        l2NormalizeRows(v, (int) out.dim(1));
         out.copyFrom(v);
+    }
+
+    /** F.normalize on the host: each row of {@code dim} values of {@code v} becomes x / max(‖x‖₂, 1e-12), in place. */
+    public static void l2NormalizeRows(float[] v, int dim) {
+        for (int i = 0; i + dim <= v.length && dim > 0; i += dim) {
+            double ss = 0;
+            for (int j = i; j < i + dim; j++) ss += (double) v[j] * v[j];
+            double div = Math.max(Math.sqrt(ss), NORM_EPS);
+            for (int j = i; j < i + dim; j++) v[j] = (float) (v[j] / div);
+        }
     }
 
     /** Array convenience: pixels is N images of C·S·S floats each (NCHW). */
@@ -275,7 +279,7 @@ public final class ClipModel implements AutoCloseable {
         long s = vc.imageSize();
         float[] flat = flatten(pixels, vc.numChannels() * s * s, "image");
         try (Tensor p = Tensor.of(flat, pixels.length, vc.numChannels(), s, s); Tensor e = encodeImages(p, normalize)) {
-            return rows(e);
+            return e.toFloatRows();
         }
     }
 
@@ -288,7 +292,7 @@ public final class ClipModel implements AutoCloseable {
             System.arraycopy(ids[i], 0, flat, i * len, len);
         }
         try (Tensor t = Tensor.ofInts(flat, ids.length, len); Tensor e = encodeTexts(t, normalize)) {
-            return rows(e);
+            return e.toFloatRows();
         }
     }
 
@@ -321,7 +325,7 @@ public final class ClipModel implements AutoCloseable {
         OpChecks.requireRank("similarity", "imageEmbeds", imageEmbeds, 2);
         OpChecks.requireF32("similarity", "textEmbeds", textEmbeds);
         OpChecks.requireRank("similarity", "textEmbeds", textEmbeds, 2);
-        return similarity(rows(imageEmbeds), rows(textEmbeds));
+        return similarity(imageEmbeds.toFloatRows(), textEmbeds.toFloatRows());
     }
 
     private static float[] flatten(float[][] rows, long per, String what) {
@@ -331,14 +335,6 @@ public final class ClipModel implements AutoCloseable {
             System.arraycopy(rows[i], 0, flat, (int) (i * per), (int) per);
         }
         return flat;
-    }
-
-    private static float[][] rows(Tensor t) {
-        int n = (int) t.dim(0), e = (int) t.dim(1);
-        float[] flat = t.toFloatArray();
-        float[][] out = new float[n][e];
-        for (int i = 0; i < n; i++) System.arraycopy(flat, i * e, out[i], 0, e);
-        return out;
     }
 
     @Override

@@ -116,7 +116,13 @@ public final class ClipTextTower implements AutoCloseable {
 
     /** Multiply-accumulates per text of length {@code len}. */
     public long macsPerText(long len) {
-        return encoder.macs(1, len) + (long) config.hiddenSize() * projectionDim;
+        return macsPerText(config, projectionDim, len);
+    }
+
+    /** Multiply-accumulates per text from the configuration alone (benchmark reports). */
+    public static long macsPerText(ClipTextConfig config, int projectionDim, long len) {
+        return ClipEncoder.macs(config.numHiddenLayers(), config.hiddenSize(), config.intermediateSize(), 1, len)
+                + (long) config.hiddenSize() * projectionDim;
     }
 
     /** A loaded host weight, moved to the backend's device and owned by this object. */

@@ -106,9 +106,14 @@ public final class ClipVisionTower implements AutoCloseable {
 
     /** Multiply-accumulates per image (patch embedding, encoder, projection). */
     public long macsPerImage() {
+        return macsPerImage(config, projectionDim);
+    }
+
+    /** Multiply-accumulates per image from the configuration alone (benchmark reports). */
+    public static long macsPerImage(ClipVisionConfig config, int projectionDim) {
         long d = config.hiddenSize(), n = config.numPositions(), p = config.patchSize();
         long patch = (n - 1) * d * config.numChannels() * p * p;
-        return patch + encoder.macs(1, n) + d * projectionDim;
+        return patch + ClipEncoder.macs(config.numHiddenLayers(), d, config.intermediateSize(), 1, n) + d * projectionDim;
     }
 
     /** A loaded host weight, moved to the backend's device and owned by this object. */

@@ -82,12 +82,9 @@ public final class ZeroShotClassifier {
     private float[][] rows(Tensor imageEmbeds) {
         OpChecks.requireDType("zero-shot", "imageEmbeds", imageEmbeds, DType.F32);
         OpChecks.requireRank("zero-shot", "imageEmbeds", imageEmbeds, 2);
-        int n = (int) imageEmbeds.dim(0), e = (int) imageEmbeds.dim(1);
+        long e = imageEmbeds.dim(1);
         if (e != head.dim()) throw new IllegalArgumentException("zero-shot: image embeddings have " + e + " dims, the classifier " + head.dim());
-        float[] flat = imageEmbeds.toFloatArray();
-        float[][] out = new float[n][];
-        for (int r = 0; r < n; r++) out[r] = Arrays.copyOfRange(flat, r * e, (r + 1) * e);
-        return out;
+        return imageEmbeds.toFloatRows();
     }
 
     private static float[][] toFloat(double[][] m) {

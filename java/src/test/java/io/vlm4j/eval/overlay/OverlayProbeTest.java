@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.vlm4j.eval.ZeroShotHead;
 import io.vlm4j.image.ImageDecoder;
 import java.util.ArrayList;
 import java.util.List;
@@ -63,7 +64,7 @@ class OverlayProbeTest {
         List<ImageDecoder.Decoded> images = new ArrayList<>();
         for (int i = 0; i < 6; i++) images.add(gray(64, 64, 10 + i));
         int[] labels = {1, 1, 1, 1, 1, 0};
-        float[][] w = {{1, 0}, {0, 1}};
+        ZeroShotHead w = ZeroShotHead.fromWeights(new double[][] {{1, 0}, {0, 1}}, 1);
         OverlayProbe.Embedder inkModel = ims -> {
             float[][] out = new float[ims.size()][];
             for (int i = 0; i < ims.size(); i++) {
