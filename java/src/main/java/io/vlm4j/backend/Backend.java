@@ -173,6 +173,76 @@ public interface Backend extends AutoCloseable {
     /** Element type conversion between F32, F16 and BF16 (same element count). */
     void convert(Tensor src, Tensor dst);
 
+    // ---- Training (LoRA fine-tuning, spec 05/07). Gradients flow in the activations' dtype (the compute type);
+    // ---- optimizer state and the trainable parameters stay F32. Defaults throw: each backend overrides them.
+
+    /**
+     * LayerNorm backward for the input: with x̂ = (x − μ)/σ (σ = √(var + eps), biased variance) and g = dy·γ,
+     * {@code dx = (g − mean(g) − x̂·mean(g·x̂)) / σ} per row. x: the forward input [.., D]; gamma: F32 [D]; dy and
+     * dx shaped like x. accumulate: dx += that, else dx = that. dGamma/dBeta: F32 [D] or null; when given,
+     * {@code dGamma += Σ_rows dy·x̂} and {@code dBeta += Σ_rows dy}. dx may alias dy only when not accumulating.
+     */
+    default void layerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx, boolean accumulate,
+                                   Tensor dGamma, Tensor dBeta) {
+        throw unsupported("layerNormBackward");
+    }
+
+    /** {@code dx = act'(x)·dy} elementwise, x the pre-activation input. dx may alias dy. */
+    default void activationBackward(Activation act, Tensor x, Tensor dy, Tensor dx) {
+        throw unsupported("activationBackward");
+    }
+
+    /**
+     * Backward of {@link #attentionPacked}: qkv [B, L, 3·H·d] and out [B, L, H·d] are the forward's input and output,
+     * dOut its gradient; writes dQkv [B, L, 3·H·d] (overwritten, q/k/v parts side by side as in qkv). The softmax is
+     * recomputed from q and k (nothing but qkv and out is saved by the forward); masked keys get no gradient and
+     * fully masked query rows give zero.
+     */
+    default void attentionPackedBackward(Tensor qkv, Tensor out, Tensor dOut, Tensor dQkv, int heads, boolean causal,
+                                         Tensor keyMask) {
+        throw unsupported("attentionPackedBackward");
+    }
+
+    /**
+     * Backward of {@link #l2Normalize} per row: with n = max(‖x‖, eps) and u = x/n, {@code dx = (dy − ⟨dy, u⟩·u)/n}
+     * when ‖x‖ > eps, else dy/eps. x, dy, dx: F32 with the same shape. dx may alias dy.
+     */
+    default void l2NormalizeBackward(Tensor x, float eps, Tensor dy, Tensor dx) {
+        throw unsupported("l2NormalizeBackward");
+    }
+
+    /**
+     * Inverted dropout with a counter-based mask: element i is kept iff hash(seed, i) ≥ p·2³², and then scaled by
+     * 1/(1−p). The same (seed, p) gives the same mask on every backend and every call, so a backward applies it to the
+     * gradient with the same seed. p in [0, 1); out may alias x.
+     */
+    default void dropout(Tensor x, float p, long seed, Tensor out) {
+        throw unsupported("dropout");
+    }
+
+    /**
+     * One fused AdamW step (PyTorch {@code torch.optim.AdamW}) on F32 tensors of one shape: p ← p·(1 − lr·wd);
+     * m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²; p ← p − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + eps). step t ≥ 1.
+     */
+    default void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                       float weightDecay, long step) {
+        throw unsupported("adamw");
+    }
+
+    /** Σ x² over all elements of x (F32, F16 or BF16), accumulated in double: gradient-norm clipping. */
+    default double sumSquares(Tensor x) {
+        throw unsupported("sumSquares");
+    }
+
+    /** x ← alpha·x in place (x F32, F16 or BF16). */
+    default void scale(Tensor x, float alpha) {
+        throw unsupported("scale");
+    }
+
+    private UnsupportedOperationException unsupported(String op) {
+        return new UnsupportedOperationException(op + ": not implemented by the " + name() + " backend");
+    }
+
     /** A recorded piece of work ({@link #record}): each {@link #run()} performs it again. */
     interface Recording extends AutoCloseable {
         void run();

@@ -340,4 +340,81 @@ public final class OpChecks {
         }
         return w;
     }
+
+    // ---- training ops ----
+
+    /** Checks a layerNormBackward call (activations in {@code act}). */
+    public static void checkLayerNormBackward(DType act, Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx,
+                                              boolean accumulate, Tensor dGamma, Tensor dBeta) {
+        String op = "layerNormBackward";
+        requireDType(op, "x", x, act);
+        if (x.rank() < 1) throw new IllegalArgumentException(op + ": x must have rank >= 1, got " + x);
+        long d = x.dim(-1);
+        requireF32(op, "gamma", gamma);
+        requireShape(op, "gamma", gamma, d);
+        requireDType(op, "dy", dy, act);
+        requireSameShape(op, "dy", dy, x);
+        requireDType(op, "dx", dx, act);
+        requireSameShape(op, "dx", dx, x);
+        if (!(eps > 0f) || !Float.isFinite(eps)) throw new IllegalArgumentException(op + ": eps must be finite and > 0, got " + eps);
+        if (accumulate && dx.address() == dy.address()) {
+            throw new IllegalArgumentException(op + ": dx may not alias dy when accumulating");
+        }
+        if (dGamma != null) {
+            requireF32(op, "dGamma", dGamma);
+            requireShape(op, "dGamma", dGamma, d);
+        }
+        if (dBeta != null) {
+            requireF32(op, "dBeta", dBeta);
+            requireShape(op, "dBeta", dBeta, d);
+        }
+    }
+
+    /** Checks an activationBackward / l2NormalizeBackward style call: x, dy, dx of one shape in {@code act}. */
+    public static void checkUnaryBackward(DType act, String op, Tensor x, Tensor dy, Tensor dx) {
+        requireDType(op, "x", x, act);
+        requireDType(op, "dy", dy, act);
+        requireSameShape(op, "dy", dy, x);
+        requireDType(op, "dx", dx, act);
+        requireSameShape(op, "dx", dx, x);
+    }
+
+    /** Checks an attentionPackedBackward call; returns the width H·d. */
+    public static long attentionPackedBackward(DType act, Tensor qkv, Tensor out, Tensor dOut, Tensor dQkv, int heads,
+                                               Tensor keyMask) {
+        String op = "attentionPackedBackward";
+        long w = attentionPacked(act, qkv, out, heads, keyMask);
+        requireDType(op, "dOut", dOut, act);
+        requireSameShape(op, "dOut", dOut, out);
+        requireDType(op, "dQkv", dQkv, act);
+        requireSameShape(op, "dQkv", dQkv, qkv);
+        return w;
+    }
+
+    /** Checks a dropout call. */
+    public static void checkDropout(DType act, Tensor x, float p, Tensor out) {
+        checkUnary(act, "dropout", x, out);
+        if (!(p >= 0f && p < 1f)) throw new IllegalArgumentException("dropout: p must be in [0, 1), got " + p);
+    }
+
+    /** Checks an adamw call: four F32 tensors of one shape, finite hyper-parameters, step >= 1. */
+    public static void checkAdamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                                  float weightDecay, long step) {
+        String op = "adamw";
+        requireF32(op, "param", param);
+        requireF32(op, "grad", grad);
+        requireSameShape(op, "grad", grad, param);
+        requireF32(op, "m", m);
+        requireSameShape(op, "m", m, param);
+        requireF32(op, "v", v);
+        requireSameShape(op, "v", v, param);
+        if (!(lr >= 0f) || !Float.isFinite(lr)) throw new IllegalArgumentException(op + ": lr must be finite and >= 0, got " + lr);
+        if (!(beta1 >= 0f && beta1 < 1f)) throw new IllegalArgumentException(op + ": beta1 must be in [0, 1), got " + beta1);
+        if (!(beta2 >= 0f && beta2 < 1f)) throw new IllegalArgumentException(op + ": beta2 must be in [0, 1), got " + beta2);
+        if (!(eps > 0f) || !Float.isFinite(eps)) throw new IllegalArgumentException(op + ": eps must be finite and > 0, got " + eps);
+        if (!(weightDecay >= 0f) || !Float.isFinite(weightDecay)) {
+            throw new IllegalArgumentException(op + ": weightDecay must be finite and >= 0, got " + weightDecay);
+        }
+        if (step < 1) throw new IllegalArgumentException(op + ": step must be >= 1, got " + step);
+    }
 }
