@@ -46,6 +46,9 @@ final class EncodeImagesCommand implements Callable<Integer> {
     @Mixin
     BackendOptions options;
 
+    @Mixin
+    AdapterOption adapterOption;
+
     @Override
     public Integer call() throws Exception {
         EmbeddingOutput.Format fmt = EmbeddingOutput.format(format, out);
@@ -54,6 +57,7 @@ final class EncodeImagesCommand implements Callable<Integer> {
         // inputs are checked before the model is loaded: a bad file fails fast and is the error reported
         Tensor pixels = files == null ? Npy.readFloat32(source.pixels) : null;
         try (pixels; Backend backend = options.open(); ClipModel clip = ClipModel.load(model, backend)) {
+            adapterOption.apply(clip);
             clip.batchSize(options.batch);
             if (files != null) {
                 try (Chunks.EncodedImages enc = Chunks.encodeImages(clip, ImagePipelines.forModel(model, clip, imageOptions),

@@ -48,6 +48,9 @@ final class EncodeTextsCommand implements Callable<Integer> {
     @Mixin
     BackendOptions options;
 
+    @Mixin
+    AdapterOption adapterOption;
+
     @Override
     public Integer call() throws Exception {
         EmbeddingOutput.Format fmt = EmbeddingOutput.format(format, out);
@@ -71,6 +74,7 @@ final class EncodeTextsCommand implements Callable<Integer> {
             input = tok.encodeBatch(names, tok.defaultContext());
         }
         try (input; Backend backend = options.open(); ClipModel clip = ClipModel.load(model, backend)) {
+            adapterOption.apply(clip);
             clip.batchSize(options.batch);
             Tensor emb;
             try (Progress bar = Progress.start("encode-texts", input.dim(0), true)) {

@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
 @Command(name = "vlm4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Run CLIP-family vision-language models on native kernels.",
         subcommands = {InfoCommand.class, TokenizeCommand.class, PreprocessCommand.class, EncodeImagesCommand.class,
-                EncodeTextsCommand.class, ZeroShotCommand.class, EmbedDatasetCommand.class, CompareCommand.class, BenchCommand.class, BenchGemmCommand.class,
+                EncodeTextsCommand.class, ZeroShotCommand.class, EmbedDatasetCommand.class, CompareCommand.class, LoraTrainCommand.class, LoraEvalCommand.class, BenchCommand.class, BenchGemmCommand.class,
                 CheckCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static final int EXIT_BAD_INPUT = 2;

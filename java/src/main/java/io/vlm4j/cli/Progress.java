@@ -24,6 +24,11 @@ final class Progress implements AutoCloseable {
         if (bar != null) bar.stepBy(n);
     }
 
+    /** Text shown after the bar (e.g. the current loss). */
+    void extra(String message) {
+        if (bar != null) bar.setExtraMessage(message);
+    }
+
     @Override
     public void close() {
         if (bar != null) bar.close();

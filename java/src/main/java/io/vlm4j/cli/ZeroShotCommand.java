@@ -50,6 +50,9 @@ final class ZeroShotCommand implements Callable<Integer> {
     @Mixin
     BackendOptions options;
 
+    @Mixin
+    AdapterOption adapterOption;
+
     @Override
     public Integer call() throws Exception {
         List<String> classes = Arrays.stream(labels.split(",")).map(String::strip).toList();
@@ -59,6 +62,7 @@ final class ZeroShotCommand implements Callable<Integer> {
         List<Path> files = Inputs.images(images);
         Tokenizer tok = Tokenizers.load(tokenizer != null ? tokenizer : model);
         try (Backend backend = options.open(); ClipModel clip = ClipModel.load(model, backend)) {
+            adapterOption.apply(clip);
             clip.batchSize(options.batch);
             float s = scale.equalsIgnoreCase("model") ? (float) Math.exp(clip.logitScale()) : parseScale(scale);
             ZeroShotClassifier head = ZeroShotClassifier.build(clip, tok, classes, prompts, tok.defaultContext(), s);

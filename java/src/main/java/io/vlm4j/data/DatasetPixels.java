@@ -34,22 +34,31 @@ public final class DatasetPixels {
 
     /** Items [start, start + n) as F32 [n, 3, S, S]; the caller closes it. */
     public static Tensor preprocess(ImageDataset dataset, ImagePreprocessor pre, int start, int n) throws IOException {
+        int[] items = new int[n];
+        for (int j = 0; j < n; j++) items[j] = start + j;
+        return preprocess(dataset, pre, items);
+    }
+
+    /** The given items, in that order (e.g. a shuffled training batch), as F32 [n, 3, S, S]; the caller closes it. */
+    public static Tensor preprocess(ImageDataset dataset, ImagePreprocessor pre, int[] items) throws IOException {
+        int n = items.length;
         if (dataset.fileBased()) {
             List<Path> files = new ArrayList<>(n);
-            for (int i = start; i < start + n; i++) files.add(dataset.file(i).orElseThrow());
+            for (int i : items) files.add(dataset.file(i).orElseThrow());
             return pre.preprocess(files);
         }
         try {
             return pre.preprocessDecoded(n, j -> {
                 try {
-                    return dataset.image(start + j);
+                    return dataset.image(items[j]);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
             });
         } catch (IllegalArgumentException e) {  // preprocessDecoded names the index within the chunk
             if (e.getCause() instanceof UncheckedIOException u) throw u.getCause();
-            throw new IllegalArgumentException(dataset.identity() + ": items " + start + ".." + (start + n - 1) + ": " + e.getMessage(), e);
+            throw new IllegalArgumentException(dataset.identity() + ": items " + (n == 0 ? "" : items[0] + ".." + items[n - 1])
+                    + ": " + e.getMessage(), e);
         }
     }
 }

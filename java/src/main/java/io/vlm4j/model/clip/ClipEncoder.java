@@ -2,6 +2,8 @@ package io.vlm4j.model.clip;
 
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
+import io.vlm4j.backend.OpChecks;
+import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
@@ -40,6 +42,7 @@ final class ClipEncoder implements AutoCloseable {
     private final Activation act;
     private final TensorScope params;  // weights, on the backend's device
     private final DType compute;       // activations and matmul weights
+    private final String prefix;       // HF module path of the encoder, e.g. vision_model.encoder
 
     ClipEncoder(Backend backend, WeightSource weights, String prefix, int layerCount, int width, int mlpWidth,
                 int heads, double eps, Activation act) throws IOException {
@@ -51,6 +54,7 @@ final class ClipEncoder implements AutoCloseable {
         this.mlpWidth = mlpWidth;
         this.eps = (float) eps;
         this.act = act;
+        this.prefix = prefix;
         List<Layer> list = new ArrayList<>(layerCount);
         try {
             for (int i = 0; i < layerCount; i++) list.add(loadLayer(weights, prefix + ".layers." + i + "."));
@@ -106,16 +110,221 @@ final class ClipEncoder implements AutoCloseable {
             Tensor cur = x;
             for (int i = 0; i < layers.size(); i++) {
                 Layer l = layers.get(i);
+                LoraSite[] s = sites == null ? NO_SITES : sites[i];
                 backend.layerNorm(cur, l.ln1Gamma(), l.ln1Beta(), eps, h);
                 backend.linear(h, l.qkvWeight(), l.qkvBias(), Activation.NONE, null, qkv);
+                lora(s[QKV], h, qkv, null, false, scratch);
                 backend.attentionPacked(qkv, attn, heads, causal, keyMask);
                 backend.linear(attn, l.outWeight(), l.outBias(), Activation.NONE, cur, other);   // other = cur + o
+                lora(s[OUT], attn, other, null, false, scratch);
                 backend.layerNorm(other, l.ln2Gamma(), l.ln2Beta(), eps, h);
-                backend.linear(h, l.fc1Weight(), l.fc1Bias(), act, null, mlp);
+                if (s[FC1] == null) {
+                    backend.linear(h, l.fc1Weight(), l.fc1Bias(), act, null, mlp);
+                } else {  // the adapter adds before the activation: no fused epilogue
+                    backend.linear(h, l.fc1Weight(), l.fc1Bias(), Activation.NONE, null, mlp);
+                    lora(s[FC1], h, mlp, null, false, scratch);
+                    backend.activation(act, mlp, mlp);
+                }
                 backend.linear(mlp, l.fc2Weight(), l.fc2Bias(), Activation.NONE, other, cur);  // cur = other + m
+                lora(s[FC2], mlp, cur, null, false, scratch);
                 if (observer != null) observer.afterLayer(i + 1, cur);
             }
         }
+    }
+
+    // ---- LoRA adapters and training ----
+
+    static final int QKV = 0, OUT = 1, FC1 = 2, FC2 = 3;
+    private static final LoraSite[] NO_SITES = new LoraSite[4];
+    private LoraSite[][] sites;  // [layer][QKV, OUT, FC1, FC2]; null entries: that Linear has no adapter
+
+    /** The Linear modules of this encoder with their HF module paths (q, k, v, out_proj, fc1, fc2 of every layer). */
+    List<LoraWeights.Linear> linears() {
+        List<LoraWeights.Linear> list = new ArrayList<>();
+        for (int i = 0; i < layers.size(); i++) {
+            String p = prefix + ".layers." + i + ".";
+            for (String n : new String[] {"q_proj", "k_proj", "v_proj", "out_proj"}) {
+                list.add(new LoraWeights.Linear(p + "self_attn." + n, width, width));
+            }
+            list.add(new LoraWeights.Linear(p + "mlp.fc1", width, mlpWidth));
+            list.add(new LoraWeights.Linear(p + "mlp.fc2", mlpWidth, width));
+        }
+        return list;
+    }
+
+    /** Puts the adapters of {@code state} that belong to this encoder on its Linear calls (replacing any). */
+    void attach(LoraState state) {
+        detach();
+        LoraSite[][] all = new LoraSite[layers.size()][];
+        try {
+            for (int i = 0; i < layers.size(); i++) {
+                String p = prefix + ".layers." + i + ".";
+                all[i] = new LoraSite[4];
+                all[i][QKV] = state.site(backend, width, 3L * width,
+                        new String[] {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"}, width);
+                all[i][OUT] = state.site(backend, width, width, new String[] {p + "self_attn.out_proj"}, 0);
+                all[i][FC1] = state.site(backend, width, mlpWidth, new String[] {p + "mlp.fc1"}, 0);
+                all[i][FC2] = state.site(backend, mlpWidth, width, new String[] {p + "mlp.fc2"}, 0);
+            }
+        } catch (RuntimeException e) {
+            closeSites(all);
+            throw e;
+        }
+        sites = all;
+    }
+
+    void detach() {
+        closeSites(sites);
+        sites = null;
+    }
+
+    private static void closeSites(LoraSite[][] all) {
+        if (all == null) return;
+        for (LoraSite[] row : all) if (row != null) for (LoraSite s : row) if (s != null) s.close();
+    }
+
+    /** Every site of this encoder (for refresh after an optimizer step and for dropout seeds). */
+    List<LoraSite> sites() {
+        List<LoraSite> list = new ArrayList<>();
+        if (sites != null) for (LoraSite[] row : sites) for (LoraSite s : row) if (s != null) list.add(s);
+        return list;
+    }
+
+    /**
+     * Merges the attached adapters into the base weights (sign +1) or takes them out (−1); the model then runs without
+     * the adapter branch when they are detached afterwards.
+     */
+    void merge(int sign) {
+        if (sites == null) return;
+        try (TensorScope scratch = new TensorScope(backend.device())) {
+            for (int i = 0; i < layers.size(); i++) {
+                Layer l = layers.get(i);
+                Tensor[] w = {l.qkvWeight(), l.outWeight(), l.fc1Weight(), l.fc2Weight()};
+                for (int j = 0; j < 4; j++) if (sites[i][j] != null) sites[i][j].mergeInto(w[j], sign, scratch);
+            }
+        }
+    }
+
+    /** y += the site's adapter term (no-op without a site); t: where x·Âᵀ goes, or null for scratch. */
+    private void lora(LoraSite site, Tensor x, Tensor y, Tensor t, boolean training, TensorScope scratch) {
+        if (site == null) return;
+        long rows = OpChecks.rows(x);
+        Tensor tt = t != null ? t : scratch.allocate(compute, rows, site.rankSum());
+        site.forward(x.reshape(rows, x.dim(-1)), y.reshape(rows, y.dim(-1)), tt, training, scratch);
+    }
+
+    /** The activations of one layer that its backward reads; only {@code in} when checkpointed (the rest recomputed). */
+    static final class LayerTape {
+        final Tensor in;  // [B, L, D] the layer's input (not owned when it is the encoder's input)
+        Tensor h1, qkv, attn, mid, h2, pre;
+        final Tensor[] t = new Tensor[4];
+
+        LayerTape(Tensor in) { this.in = in; }
+
+        boolean complete() { return h1 != null; }
+    }
+
+    /**
+     * A training forward: the layers run on {@code x} [B, L, D] (not modified) and the output is returned, allocated in
+     * {@code tape}; {@code tapes} receives what each layer's backward needs (with {@code checkpoint}, only the layer
+     * inputs: the rest is recomputed layer by layer in the backward, trading one more forward for the memory).
+     */
+    Tensor forwardTrain(Tensor x, boolean causal, Tensor keyMask, boolean checkpoint, TensorScope tape, List<LayerTape> tapes) {
+        Tensor cur = x;
+        for (int i = 0; i < layers.size(); i++) {
+            Tensor next = tape.allocate(compute, x.shape());
+            if (checkpoint) {
+                try (TensorScope tmp = new TensorScope(backend.device())) {
+                    runLayer(i, cur, next, causal, keyMask, tmp);
+                }
+                tapes.add(new LayerTape(cur));
+            } else {
+                tapes.add(runLayer(i, cur, next, causal, keyMask, tape));
+            }
+            cur = next;
+        }
+        return cur;
+    }
+
+    /** One layer, in → out, keeping every activation the backward reads (allocated in {@code store}). */
+    private LayerTape runLayer(int i, Tensor in, Tensor out, boolean causal, Tensor keyMask, TensorScope store) {
+        Layer l = layers.get(i);
+        LoraSite[] s = sites == null ? NO_SITES : sites[i];
+        long b = in.dim(0), len = in.dim(1), rows = b * len;
+        LayerTape tp = new LayerTape(in);
+        tp.h1 = store.allocate(compute, b, len, width);
+        tp.qkv = store.allocate(compute, b, len, 3L * width);
+        tp.attn = store.allocate(compute, b, len, width);
+        tp.mid = store.allocate(compute, b, len, width);
+        tp.h2 = store.allocate(compute, b, len, width);
+        tp.pre = store.allocate(compute, b, len, mlpWidth);
+        for (int j = 0; j < 4; j++) if (s[j] != null) tp.t[j] = store.allocate(compute, rows, s[j].rankSum());
+        try (TensorScope tmp = new TensorScope(backend.device())) {  // not kept: dropout inputs, act(pre)
+            backend.layerNorm(in, l.ln1Gamma(), l.ln1Beta(), eps, tp.h1);
+            backend.linear(tp.h1, l.qkvWeight(), l.qkvBias(), Activation.NONE, null, tp.qkv);
+            lora(s[QKV], tp.h1, tp.qkv, tp.t[QKV], true, tmp);
+            backend.attentionPacked(tp.qkv, tp.attn, heads, causal, keyMask);
+            backend.linear(tp.attn, l.outWeight(), l.outBias(), Activation.NONE, in, tp.mid);
+            lora(s[OUT], tp.attn, tp.mid, tp.t[OUT], true, tmp);
+            backend.layerNorm(tp.mid, l.ln2Gamma(), l.ln2Beta(), eps, tp.h2);
+            backend.linear(tp.h2, l.fc1Weight(), l.fc1Bias(), Activation.NONE, null, tp.pre);
+            lora(s[FC1], tp.h2, tp.pre, tp.t[FC1], true, tmp);
+            Tensor a = tmp.allocate(compute, b, len, mlpWidth);
+            backend.activation(act, tp.pre, a);
+            backend.linear(a, l.fc2Weight(), l.fc2Bias(), Activation.NONE, tp.mid, out);
+            lora(s[FC2], a, out, tp.t[FC2], true, tmp);
+        }
+        return tp;
+    }
+
+    /**
+     * Backward through all layers: {@code dx} [B, L, D] holds the gradient of the encoder output and is replaced by
+     * the gradient of its input (skipped for the first layer's LayerNorm when {@code needInputGrad} is false: nothing
+     * below the encoder trains). Adapter gradients accumulate into the LoRA state.
+     */
+    void backward(List<LayerTape> tapes, Tensor dx, boolean causal, Tensor keyMask, boolean needInputGrad) {
+        for (int i = layers.size() - 1; i >= 0; i--) {
+            try (TensorScope s = new TensorScope(backend.device())) {
+                LayerTape tp = tapes.get(i);
+                if (!tp.complete()) tp = runLayer(i, tp.in, s.allocate(compute, tp.in.shape()), causal, keyMask, s);
+                backwardLayer(i, tp, dx, causal, keyMask, needInputGrad || i > 0, s);
+            }
+        }
+    }
+
+    private void backwardLayer(int i, LayerTape tp, Tensor dx, boolean causal, Tensor keyMask, boolean needInputGrad,
+                               TensorScope s) {
+        Layer l = layers.get(i);
+        LoraSite[] site = sites == null ? NO_SITES : sites[i];
+        long rows = OpChecks.rows(dx);
+        Tensor d2 = dx.reshape(rows, width);
+        // fc2: out = mid + act(pre)·W2ᵀ + b2 (+ adapter)
+        Tensor a = s.allocate(compute, rows, mlpWidth);
+        Tensor pre = tp.pre.reshape(rows, mlpWidth);
+        backend.activation(act, pre, a);
+        Tensor dPre = s.allocate(compute, rows, mlpWidth);
+        backend.matmul(d2, false, l.fc2Weight(), false, null, Activation.NONE, null, dPre);
+        if (site[FC2] != null) site[FC2].backward(a, tp.t[FC2], d2, dPre, s);
+        backend.activationBackward(act, pre, dPre, dPre);
+        // fc1: pre = h2·W1ᵀ + b1 (+ adapter)
+        Tensor dH = s.allocate(compute, rows, width);
+        backend.matmul(dPre, false, l.fc1Weight(), false, null, Activation.NONE, null, dH);
+        if (site[FC1] != null) site[FC1].backward(tp.h2.reshape(rows, width), tp.t[FC1], dPre, dH, s);
+        // mid feeds LayerNorm 2 and the residual: dx becomes d(mid)
+        backend.layerNormBackward(tp.mid, l.ln2Gamma(), eps, dH.reshape(dx.shape()), dx, true, null, null);
+        // out_proj: mid = in + attn·Woᵀ + bo (+ adapter)
+        Tensor dAttn = s.allocate(compute, rows, width);
+        backend.matmul(d2, false, l.outWeight(), false, null, Activation.NONE, null, dAttn);
+        if (site[OUT] != null) site[OUT].backward(tp.attn.reshape(rows, width), tp.t[OUT], d2, dAttn, s);
+        // attention and the fused q, k, v projection
+        Tensor dQkv = s.allocate(compute, tp.qkv.shape());
+        backend.attentionPackedBackward(tp.qkv, tp.attn, dAttn.reshape(tp.attn.shape()), dQkv, heads, causal, keyMask);
+        Tensor dQkv2 = dQkv.reshape(rows, 3L * width);
+        if (!needInputGrad && site[QKV] == null) return;
+        backend.matmul(dQkv2, false, l.qkvWeight(), false, null, Activation.NONE, null, dH);
+        if (site[QKV] != null) site[QKV].backward(tp.h1.reshape(rows, width), tp.t[QKV], dQkv2, dH, s);
+        // in feeds LayerNorm 1 and the residual: dx becomes d(in)
+        if (needInputGrad) backend.layerNormBackward(tp.in, l.ln1Gamma(), eps, dH.reshape(dx.shape()), dx, true, null, null);
     }
 
     /** Multiply-accumulates of one forward over [B, L] tokens, for FLOP/s reports (2 FLOPs per MAC). */
@@ -137,24 +346,39 @@ final class ClipEncoder implements AutoCloseable {
     }
 
     /**
-     * {@code out} (F32 [B, E], on any device) = pooled [B, D] (compute type, on the device) · projectionᵀ: the last
-     * GEMM of a tower, in the compute type, then converted and copied out.
+     * {@code out} (F32 [B, E], on any device) = pooled [B, D] (compute type, on the device) · projectionᵀ (+ the
+     * adapter of {@code site}, when not null, with x·Âᵀ kept in {@code t} when given): the last GEMM of a tower, in the
+     * compute type, then converted and copied out.
      */
-    static void project(Backend backend, TensorScope scratch, Tensor pooled, Tensor projection, Tensor out) {
+    static void project(Backend backend, TensorScope scratch, Tensor pooled, Tensor projection, LoraSite site, Tensor t,
+                        boolean training, Tensor out) {
         long b = pooled.dim(0), e = projection.dim(0);
         Tensor devOut = out.device() == backend.device() ? out : scratch.f32(b, e);
-        if (pooled.dtype() == DType.F32) {
-            backend.linear(pooled, projection, null, Activation.NONE, null, devOut);
-        } else {
-            Tensor projected = scratch.allocate(pooled.dtype(), b, e);
-            backend.linear(pooled, projection, null, Activation.NONE, null, projected);
-            backend.convert(projected, devOut);
-        }
+        Tensor projected = pooled.dtype() == DType.F32 ? devOut : scratch.allocate(pooled.dtype(), b, e);
+        backend.linear(pooled, projection, null, Activation.NONE, null, projected);
+        if (site != null) site.forward(pooled, projected, t != null ? t : scratch.allocate(pooled.dtype(), b, site.rankSum()), training, scratch);
+        if (projected != devOut) backend.convert(projected, devOut);
         if (devOut != out) out.copyFrom(devOut);
+    }
+
+    /**
+     * Backward of {@link #project}: dOut F32 [B, E] on the device → dPooled [B, D] (compute type, overwritten); the
+     * site's adapter gradients accumulate.
+     */
+    static void projectBackward(Backend backend, TensorScope scratch, Tensor pooled, Tensor projection, LoraSite site, Tensor t,
+                                Tensor dOut, Tensor dPooled) {
+        Tensor d = dOut;
+        if (pooled.dtype() != DType.F32) {
+            d = scratch.allocate(pooled.dtype(), dOut.shape());
+            backend.convert(dOut, d);
+        }
+        backend.matmul(d, false, projection, false, null, Activation.NONE, null, dPooled);
+        if (site != null) site.backward(pooled, t, d, dPooled, scratch);
     }
 
     @Override
     public void close() {
+        detach();
         params.close();
     }
 }

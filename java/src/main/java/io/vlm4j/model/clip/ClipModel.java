@@ -4,6 +4,7 @@ import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
 import io.vlm4j.backend.cpu.CpuBackend;
 import io.vlm4j.io.WeightStore;
+import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Device;
 import io.vlm4j.tensor.Tensor;
@@ -120,6 +121,105 @@ public final class ClipModel implements AutoCloseable {
     public Optional<ClipVisionTower> vision() { return Optional.ofNullable(vision); }
 
     public Optional<ClipTextTower> text() { return Optional.ofNullable(text); }
+
+    // ---- LoRA adapters (spec 05) ----
+
+    private LoraState lora;
+
+    /** The Linear modules of the towers present that an adapter may wrap, with their HF module paths and sizes. */
+    public java.util.List<LoraWeights.Linear> linears() {
+        java.util.List<LoraWeights.Linear> list = new java.util.ArrayList<>();
+        if (vision != null) list.addAll(vision.linears());
+        if (text != null) list.addAll(text.linears());
+        return list;
+    }
+
+    /**
+     * Attaches an adapter unmerged (y = x·Wᵀ + b + s·(x·Aᵀ)·Bᵀ on every wrapped Linear): its values are copied to the
+     * device as F32 masters that training updates ({@link LoraState#parameters()}). Replaces an attached adapter.
+     * Every module of the adapter must be a Linear of this model (else the error names it).
+     */
+    public LoraState attachLora(LoraWeights weights) {
+        checkModules(weights);
+        detachLora();
+        closeReplays();
+        LoraState state = new LoraState(backend, weights);
+        try {
+            if (vision != null) vision.attach(state);
+            if (text != null) text.attach(state);
+        } catch (RuntimeException e) {
+            if (vision != null) vision.detach();
+            if (text != null) text.detach();
+            state.close();
+            throw e;
+        }
+        lora = state;
+        return state;
+    }
+
+    /** The attached (unmerged) adapter, if any. */
+    public Optional<LoraState> lora() { return Optional.ofNullable(lora); }
+
+    /** Removes the attached adapter (the base weights are untouched). */
+    public void detachLora() {
+        if (lora == null) return;
+        closeReplays();
+        if (vision != null) vision.detach();
+        if (text != null) text.detach();
+        lora.sitesClosed();
+        lora.close();
+        lora = null;
+    }
+
+    /**
+     * Merges an adapter into the base weights, W ← W + s·B·A (computed in F32, then stored in the weight type; spec 05
+     * §3): the model then runs at the base model's speed with the adapter's outputs. Not with an attached adapter.
+     */
+    public void mergeLora(LoraWeights weights) {
+        mergeOrUnmerge(weights, +1);
+    }
+
+    /** Undoes {@link #mergeLora} with the same adapter: W ← W − s·B·A (exact up to the weight type's rounding). */
+    public void unmergeLora(LoraWeights weights) {
+        mergeOrUnmerge(weights, -1);
+    }
+
+    private void mergeOrUnmerge(LoraWeights weights, int sign) {
+        if (lora != null) throw new IllegalStateException("detach the attached adapter before merging another one");
+        checkModules(weights);
+        closeReplays();
+        try (LoraState state = new LoraState(backend, weights)) {
+            try {
+                if (vision != null) {
+                    vision.attach(state);
+                    vision.merge(sign);
+                }
+                if (text != null) {
+                    text.attach(state);
+                    text.merge(sign);
+                }
+            } finally {
+                if (vision != null) vision.detach();
+                if (text != null) text.detach();
+            }
+        }
+    }
+
+    private void checkModules(LoraWeights weights) {
+        java.util.Map<String, LoraWeights.Linear> known = new java.util.HashMap<>();
+        for (LoraWeights.Linear l : linears()) known.put(l.path(), l);
+        for (LoraWeights.Module m : weights.modules()) {
+            LoraWeights.Linear l = known.get(m.path());
+            if (l == null) {
+                throw new IllegalArgumentException("the adapter wraps '" + m.path() + "', which this model does not have"
+                        + (vision == null || text == null ? " (it has only the " + (vision != null ? "image" : "text") + " tower)" : ""));
+            }
+            if (m.in() != l.in() || m.out() != l.out()) {
+                throw new IllegalArgumentException("the adapter's '" + m.path() + "' is " + m.in() + " -> " + m.out()
+                        + " but the model's Linear is " + l.in() + " -> " + l.out());
+            }
+        }
+    }
 
     /** The stored log-scale; similarities are multiplied by exp of it. */
     public float logitScale() { return logitScale; }
@@ -339,6 +439,7 @@ public final class ClipModel implements AutoCloseable {
 
     @Override
     public void close() {
+        detachLora();
         closeReplays();
         if (vision != null) vision.close();
         if (text != null) text.close();

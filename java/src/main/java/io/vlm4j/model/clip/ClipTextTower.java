@@ -6,7 +6,10 @@ import io.vlm4j.backend.OpChecks;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
+import io.vlm4j.lora.LoraWeights;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.OptionalInt;
 
 /**
@@ -42,6 +45,7 @@ public final class ClipTextTower implements AutoCloseable {
     private final Tensor finalGamma, finalBeta;
     private final Tensor projection;      // [E, D], compute type
     private final ClipEncoder encoder;
+    private LoraSite projectionSite;      // adapter on text_projection, or null
 
     /** Loads {@code text_model.*} and {@code text_projection.weight} ([E, D]) from {@code weights}. */
     public ClipTextTower(Backend backend, ClipTextConfig config, int projectionDim, WeightSource weights)
@@ -86,23 +90,14 @@ public final class ClipTextTower implements AutoCloseable {
      * out: F32 [B, E] text embeddings (not normalized).
      */
     public void forward(Tensor ids, Tensor attentionMask, Tensor out, Observer observer) {
-        OpChecks.requireDType("text forward", "ids", ids, DType.I32);
-        OpChecks.requireRank("text forward", "ids", ids, 2);
-        long b = ids.dim(0), len = ids.dim(1), d = config.hiddenSize();
-        if (len < 1 || len > config.maxPositionEmbeddings()) {
-            throw new IllegalArgumentException("text forward: sequence length " + len + " is outside [1, "
-                    + config.maxPositionEmbeddings() + "]");
-        }
-        OpChecks.requireShape("text forward", "out", out, b, projectionDim);
+        long b = checkInputs(ids, out), len = ids.dim(1), d = config.hiddenSize();
         if (b == 0) return;
         try (TensorScope scratch = new TensorScope(backend.device())) {
             // inputs and output on the backend's device (the same tensors on the CPU)
             Tensor devIds = ids.device() == backend.device() ? ids : scratch.track(backend.onDevice(ids));
             Tensor devMask = attentionMask == null || attentionMask.device() == backend.device() ? attentionMask
                     : scratch.track(backend.onDevice(attentionMask));
-            Tensor x = scratch.allocate(backend.computeType(), b, len, d);  // [B, L, D]
-            backend.gather(tokenEmbedding, devIds, x);
-            backend.addBroadcast(x, positions.view(0, len, d));
+            Tensor x = embed(devIds, scratch);
             if (observer != null) observer.hiddenState(0, x);
             encoder.forward(x, true, devMask, observer == null ? null : observer::hiddenState);
             backend.layerNorm(x, finalGamma, finalBeta, (float) config.layerNormEps(), x);
@@ -110,7 +105,115 @@ public final class ClipTextTower implements AutoCloseable {
             Tensor pooled = scratch.allocate(backend.computeType(), b, d);  // [B, D]
             long[] pos = backend.eosPool(x, devIds, poolingEosId(), pooled);
             if (observer != null) observer.pooledPositions(pos);
-            ClipEncoder.project(backend, scratch, pooled, projection, out);
+            ClipEncoder.project(backend, scratch, pooled, projection, projectionSite, null, false, out);
+        }
+    }
+
+    private long checkInputs(Tensor ids, Tensor out) {
+        OpChecks.requireDType("text forward", "ids", ids, DType.I32);
+        OpChecks.requireRank("text forward", "ids", ids, 2);
+        long b = ids.dim(0), len = ids.dim(1);
+        if (len < 1 || len > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("text forward: sequence length " + len + " is outside [1, "
+                    + config.maxPositionEmbeddings() + "]");
+        }
+        OpChecks.requireShape("text forward", "out", out, b, projectionDim);
+        return b;
+    }
+
+    /** Token + position embedding of device ids [B, L]: the encoder input [B, L, D], allocated in {@code scope}. */
+    private Tensor embed(Tensor devIds, TensorScope scope) {
+        long b = devIds.dim(0), len = devIds.dim(1), d = config.hiddenSize();
+        Tensor x = scope.allocate(backend.computeType(), b, len, d);  // [B, L, D]
+        backend.gather(tokenEmbedding, devIds, x);
+        backend.addBroadcast(x, positions.view(0, len, d));
+        return x;
+    }
+
+    // ---- LoRA and training ----
+
+    /** The Linear modules an adapter may wrap: the encoder's and {@code text_projection}. */
+    public List<LoraWeights.Linear> linears() {
+        List<LoraWeights.Linear> list = new ArrayList<>(encoder.linears());
+        list.add(new LoraWeights.Linear("text_projection", config.hiddenSize(), projectionDim));
+        return list;
+    }
+
+    void attach(LoraState state) {
+        detach();
+        encoder.attach(state);
+        projectionSite = state.site(backend, config.hiddenSize(), projectionDim, new String[] {"text_projection"}, 0);
+    }
+
+    void detach() {
+        encoder.detach();
+        if (projectionSite != null) projectionSite.close();
+        projectionSite = null;
+    }
+
+    void merge(int sign) {
+        encoder.merge(sign);
+        if (projectionSite != null) {
+            try (TensorScope scratch = new TensorScope(backend.device())) {
+                projectionSite.mergeInto(projection, sign, scratch);
+            }
+        }
+    }
+
+    /** What {@link #backward} needs from a training forward; closing it frees the saved activations. */
+    public static final class Tape implements AutoCloseable {
+        private final TensorScope scope;
+        private final List<ClipEncoder.LayerTape> layers = new ArrayList<>();
+        private Tensor encoded, pooled, t, mask;
+        private long[] positions;
+
+        private Tape(TensorScope scope) { this.scope = scope; }
+
+        @Override
+        public void close() { scope.close(); }
+    }
+
+    /** A training forward of ids [B, L] (attentionMask as in {@link #forward(Tensor, Tensor, Tensor, Observer)}). */
+    public Tape forwardTrain(Tensor ids, Tensor attentionMask, Tensor out, boolean checkpoint) {
+        long b = checkInputs(ids, out), d = config.hiddenSize();
+        if (b == 0) throw new IllegalArgumentException("text forwardTrain: empty batch");
+        DType compute = backend.computeType();
+        Tape tape = new Tape(new TensorScope(backend.device()));
+        try {
+            Tensor devIds = ids.device() == backend.device() ? ids : tape.scope.track(backend.onDevice(ids));
+            tape.mask = attentionMask == null || attentionMask.device() == backend.device() ? attentionMask
+                    : tape.scope.track(backend.onDevice(attentionMask));
+            Tensor x = embed(devIds, tape.scope);
+            tape.encoded = encoder.forwardTrain(x, true, tape.mask, checkpoint, tape.scope, tape.layers);
+            Tensor normed = tape.scope.allocate(compute, tape.encoded.shape());
+            backend.layerNorm(tape.encoded, finalGamma, finalBeta, (float) config.layerNormEps(), normed);
+            tape.pooled = tape.scope.allocate(compute, b, d);
+            tape.positions = backend.eosPool(normed, devIds, poolingEosId(), tape.pooled);
+            if (projectionSite != null) tape.t = tape.scope.allocate(compute, b, projectionSite.rankSum());
+            try (TensorScope scratch = new TensorScope(backend.device())) {
+                ClipEncoder.project(backend, scratch, tape.pooled, projection, projectionSite, tape.t, true, out);
+            }
+            return tape;
+        } catch (RuntimeException e) {
+            tape.close();
+            throw e;
+        }
+    }
+
+    /** Backward of {@link #forwardTrain}: dOut F32 [B, E] on the backend's device; adapter gradients accumulate. */
+    public void backward(Tape tape, Tensor dOut) {
+        long b = tape.pooled.dim(0), len = tape.encoded.dim(1), d = config.hiddenSize();
+        OpChecks.requireF32("text backward", "dOut", dOut);
+        OpChecks.requireShape("text backward", "dOut", dOut, b, projectionDim);
+        DType compute = backend.computeType();
+        try (TensorScope s = new TensorScope(backend.device())) {
+            Tensor dPooled = s.allocate(compute, b, d);
+            ClipEncoder.projectBackward(backend, s, tape.pooled, projection, projectionSite, tape.t, dOut, dPooled);
+            Tensor dNormed = s.allocate(compute, b, len, d);  // only the pooled (EOS) tokens receive a gradient
+            for (int r = 0; r < b; r++) backend.copyRows(dPooled, r * d, d, dNormed, (r * len + tape.positions[r]) * d, d, 1, d);
+            Tensor dx = s.allocate(compute, b, len, d);
+            backend.layerNormBackward(tape.encoded, finalGamma, (float) config.layerNormEps(), dNormed, dx, false, null, null);
+            encoder.backward(tape.layers, dx, true, tape.mask, false);
         }
     }
 
@@ -137,6 +240,7 @@ public final class ClipTextTower implements AutoCloseable {
 
     @Override
     public void close() {
+        detach();
         encoder.close();
         params.close();
     }

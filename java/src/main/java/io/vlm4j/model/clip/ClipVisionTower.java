@@ -6,7 +6,10 @@ import io.vlm4j.backend.OpChecks;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
+import io.vlm4j.lora.LoraWeights;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * CLIP image tower (spec 01 §3.2; HF {@code CLIPVisionTransformer} + {@code visual_projection} in
@@ -36,6 +39,7 @@ public final class ClipVisionTower implements AutoCloseable {
     private final Tensor preGamma, preBeta, postGamma, postBeta;  // [D]
     private final Tensor projection;      // [E, D]
     private final ClipEncoder encoder;
+    private LoraSite projectionSite;      // adapter on visual_projection, or null
 
     /** Loads {@code vision_model.*} and {@code visual_projection.weight} ([E, D]) from {@code weights}. */
     public ClipVisionTower(Backend backend, ClipVisionConfig config, int projectionDim, WeightSource weights)
@@ -76,31 +80,133 @@ public final class ClipVisionTower implements AutoCloseable {
 
     /** pixels: F32 [B, C, S, S], already normalized (spec 02); out: F32 [B, E]. */
     public void forward(Tensor pixels, Tensor out, Observer observer) {
+        long b = checkInputs(pixels, out);
+        if (b == 0) return;
+        long d = config.hiddenSize(), n = config.numPositions();
+        DType compute = backend.computeType();
+        try (TensorScope scratch = new TensorScope(backend.device())) {
+            Tensor x = embed(pixels, observer, scratch);
+            encoder.forward(x, false, null, observer == null ? null : observer::hiddenState);
+            Tensor cls = scratch.allocate(compute, b, d);            // [B, D] token 0 of each image
+            backend.copyRows(x, 0, n * d, cls, 0, d, b, d);
+            backend.layerNorm(cls, postGamma, postBeta, (float) config.layerNormEps(), cls);
+            if (observer != null) observer.pooled(cls);
+            ClipEncoder.project(backend, scratch, cls, projection, projectionSite, null, false, out);
+        }
+    }
+
+    private long checkInputs(Tensor pixels, Tensor out) {
         int s = config.imageSize();
         OpChecks.requireF32("vision forward", "pixels", pixels);
         OpChecks.requireRank("vision forward", "pixels", pixels, 4);
         long b = pixels.dim(0);
         OpChecks.requireShape("vision forward", "pixels", pixels, b, config.numChannels(), s, s);
         OpChecks.requireShape("vision forward", "out", out, b, projectionDim);
-        if (b == 0) return;
-        long d = config.hiddenSize(), n = config.numPositions(), g2 = n - 1;
+        return b;
+    }
+
+    /** Patch embedding, class token, positions and pre-LayerNorm: the encoder input [B, N, D], allocated in {@code scope}. */
+    private Tensor embed(Tensor pixels, Observer observer, TensorScope scope) {
+        long b = pixels.dim(0), d = config.hiddenSize(), n = config.numPositions(), g2 = n - 1;
         DType compute = backend.computeType();
-        try (TensorScope scratch = new TensorScope(backend.device())) {
-            Tensor devPixels = pixels.device() == backend.device() ? pixels : scratch.track(backend.onDevice(pixels));
-            Tensor patches = scratch.allocate(compute, b, g2, d);    // [B, G², D]
+        try (TensorScope tmp = new TensorScope(backend.device())) {
+            Tensor devPixels = pixels.device() == backend.device() ? pixels : tmp.track(backend.onDevice(pixels));
+            Tensor patches = tmp.allocate(compute, b, g2, d);        // [B, G², D]
             backend.patchEmbed(devPixels, patchWeight, null, patches);
-            Tensor x = scratch.allocate(compute, b, n, d);           // [B, N, D]: token 0 zero, patches after it
+            Tensor x = scope.allocate(compute, b, n, d);             // [B, N, D]: token 0 zero, patches after it
             backend.copyRows(patches, 0, g2 * d, x, d, n * d, b, g2 * d);
             backend.addBroadcast(x, positions);                      // token 0 becomes the class embedding + position 0
             if (observer != null) observer.embeddings(x);
             backend.layerNorm(x, preGamma, preBeta, (float) config.layerNormEps(), x);
             if (observer != null) observer.hiddenState(0, x);
-            encoder.forward(x, false, null, observer == null ? null : observer::hiddenState);
-            Tensor cls = scratch.allocate(compute, b, d);            // [B, D] token 0 of each image
-            backend.copyRows(x, 0, n * d, cls, 0, d, b, d);
-            backend.layerNorm(cls, postGamma, postBeta, (float) config.layerNormEps(), cls);
-            if (observer != null) observer.pooled(cls);
-            ClipEncoder.project(backend, scratch, cls, projection, out);
+            return x;
+        }
+    }
+
+    // ---- LoRA and training ----
+
+    /** The Linear modules an adapter may wrap: the encoder's and {@code visual_projection}. */
+    public List<LoraWeights.Linear> linears() {
+        List<LoraWeights.Linear> list = new ArrayList<>(encoder.linears());
+        list.add(new LoraWeights.Linear("visual_projection", config.hiddenSize(), projectionDim));
+        return list;
+    }
+
+    void attach(LoraState state) {
+        detach();
+        encoder.attach(state);
+        projectionSite = state.site(backend, config.hiddenSize(), projectionDim, new String[] {"visual_projection"}, 0);
+    }
+
+    void detach() {
+        encoder.detach();
+        if (projectionSite != null) projectionSite.close();
+        projectionSite = null;
+    }
+
+    void merge(int sign) {
+        encoder.merge(sign);
+        if (projectionSite != null) {
+            try (TensorScope scratch = new TensorScope(backend.device())) {
+                projectionSite.mergeInto(projection, sign, scratch);
+            }
+        }
+    }
+
+    /** What {@link #backward} needs from a training forward; closing it frees the saved activations. */
+    public static final class Tape implements AutoCloseable {
+        private final TensorScope scope;
+        private final List<ClipEncoder.LayerTape> layers = new ArrayList<>();
+        private Tensor cls, clsNorm, t;
+
+        private Tape(TensorScope scope) { this.scope = scope; }
+
+        @Override
+        public void close() { scope.close(); }
+    }
+
+    /**
+     * A training forward: as {@link #forward(Tensor, Tensor)} (adapters with their dropout) keeping the activations the
+     * backward needs; with {@code checkpoint} only each layer's input is kept and the rest recomputed in the backward.
+     */
+    public Tape forwardTrain(Tensor pixels, Tensor out, boolean checkpoint) {
+        long b = checkInputs(pixels, out);
+        if (b == 0) throw new IllegalArgumentException("vision forwardTrain: empty batch");
+        long d = config.hiddenSize(), n = config.numPositions();
+        DType compute = backend.computeType();
+        Tape tape = new Tape(new TensorScope(backend.device()));
+        try {
+            Tensor x = embed(pixels, null, tape.scope);
+            Tensor y = encoder.forwardTrain(x, false, null, checkpoint, tape.scope, tape.layers);
+            tape.cls = tape.scope.allocate(compute, b, d);
+            backend.copyRows(y, 0, n * d, tape.cls, 0, d, b, d);
+            tape.clsNorm = tape.scope.allocate(compute, b, d);
+            backend.layerNorm(tape.cls, postGamma, postBeta, (float) config.layerNormEps(), tape.clsNorm);
+            if (projectionSite != null) tape.t = tape.scope.allocate(compute, b, projectionSite.rankSum());
+            try (TensorScope scratch = new TensorScope(backend.device())) {
+                ClipEncoder.project(backend, scratch, tape.clsNorm, projection, projectionSite, tape.t, true, out);
+            }
+            return tape;
+        } catch (RuntimeException e) {
+            tape.close();
+            throw e;
+        }
+    }
+
+    /** Backward of {@link #forwardTrain}: dOut F32 [B, E] on the backend's device; adapter gradients accumulate. */
+    public void backward(Tape tape, Tensor dOut) {
+        long b = tape.cls.dim(0), d = config.hiddenSize(), n = config.numPositions();
+        OpChecks.requireF32("vision backward", "dOut", dOut);
+        OpChecks.requireShape("vision backward", "dOut", dOut, b, projectionDim);
+        DType compute = backend.computeType();
+        try (TensorScope s = new TensorScope(backend.device())) {
+            Tensor dPooled = s.allocate(compute, b, d);
+            ClipEncoder.projectBackward(backend, s, tape.clsNorm, projection, projectionSite, tape.t, dOut, dPooled);
+            Tensor dCls = s.allocate(compute, b, d);
+            backend.layerNormBackward(tape.cls, postGamma, (float) config.layerNormEps(), dPooled, dCls, false, null, null);
+            Tensor dx = s.allocate(compute, b, n, d);  // only the class tokens receive a gradient
+            backend.copyRows(dCls, 0, d, dx, 0, n * d, b, d);
+            encoder.backward(tape.layers, dx, false, null, false);
         }
     }
 
@@ -140,6 +246,7 @@ public final class ClipVisionTower implements AutoCloseable {
 
     @Override
     public void close() {
+        detach();
         encoder.close();
         params.close();
     }
