@@ -67,6 +67,43 @@ void vlm_attention_f32(const float* q, int64_t ldq, int64_t stride_q,
                        int64_t batch, int64_t heads, int64_t lq, int64_t lk, int64_t head_dim,
                        float scale, int causal, const int32_t* key_mask);
 
+// ---- training: backward passes, dropout, optimizer (train.cpp, attention_backward.cpp) ----
+// LayerNorm backward per row of x [rows, dim], statistics recomputed as vlm_layernorm_f32 does: with
+// xhat = (x - mean) * rstd and g = dy * gamma, dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), stored
+// (accumulate == 0) or added to dx (accumulate == 1). dgamma, dbeta: null or [dim]; when given, they get
+// += sum over rows of dy * xhat and of dy. dx may be dy (not when accumulating) or x; no other overlap.
+void vlm_layernorm_backward_f32(const float* x, const float* gamma, const float* dy, float* dx, int64_t rows,
+                                int64_t dim, float eps, int accumulate, float* dgamma, float* dbeta);
+// dx = act'(x) * dy elementwise, x the pre-activation (act codes as in gemm). dx may be dy or x.
+void vlm_activation_backward_f32(int act, const float* x, const float* dy, float* dx, int64_t n);
+// L2-normalize backward per row: with n = |x|, dx = (dy - <dy, x/n> x/n) / n when n > eps, else dy / eps.
+// dx may be dy or x.
+void vlm_l2_normalize_backward_f32(const float* x, const float* dy, float* dx, int64_t rows, int64_t dim, float eps);
+// Backward of vlm_attention_f32 (same layouts, ld = row stride, stride = batch stride, all in elements) from its
+// output `out` and the gradient `dout`, with the softmax recomputed: dV = P^T dO, dP = dO V^T, D_i = <dO_i, O_i>,
+// dS = P * (dP - D), dQ = scale dS K, dK = scale dS^T Q. Masked keys and empty query rows get zero gradient.
+// dq, dk, dv are overwritten; they must not overlap an input.
+void vlm_attention_backward_f32(const float* q, int64_t ldq, int64_t stride_q,
+                                const float* k, int64_t ldk, int64_t stride_k,
+                                const float* v, int64_t ldv, int64_t stride_v,
+                                const float* out, int64_t ldo, int64_t stride_o,
+                                const float* dout, int64_t lddo, int64_t stride_do,
+                                float* dq, int64_t lddq, int64_t stride_dq,
+                                float* dk, int64_t lddk, int64_t stride_dk,
+                                float* dv, int64_t lddv, int64_t stride_dv,
+                                int64_t batch, int64_t heads, int64_t lq, int64_t lk, int64_t head_dim,
+                                float scale, int causal, const int32_t* key_mask);
+// Inverted dropout, y = keep(i) ? x * s : 0 with the counter-based SplitMix64 mask of io.vlm4j.backend.Backend.dropout
+// (bit-identical on every backend): z = splitmix64 output i for state seed (uint64), kept iff
+// uint32(z >> 32) >= min(2^32 - 1, floor(p * 2^32)); s = float(1.0 / (1.0 - double(p))). p in [0, 1); y may be x.
+void vlm_dropout_f32(const float* x, float* y, int64_t n, float p, int64_t seed);
+// One AdamW step (torch.optim.AdamW, step t >= 1): p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+// p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). Bias corrections in double.
+void vlm_adamw_f32(float* param, const float* grad, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
+                   float eps, float weight_decay, int64_t step);
+double vlm_sum_squares_f32(const float* x, int64_t n);   // sum of x^2, accumulated in double; 0 for n == 0
+void vlm_scale_f32(float* x, int64_t n, float alpha);     // x *= alpha in place
+
 // ---- embeddings and pooling (embed.cpp) ----
 // Patch embedding = conv2d with kernel = stride = p, no padding (trailing pixels dropped):
 // pixels [B, C, H, W], weight [D, C, p, p] (bias [D] or null) -> out [B, (H/p)*(W/p), D], tokens row-major over the grid.

@@ -39,4 +39,22 @@ public enum Activation {
             case GELU_TANH -> 0.5 * x * (1.0 + Math.tanh(Math.sqrt(2.0 / Math.PI) * (x + 0.044715 * x * x * x)));
         };
     }
+
+    /** The derivative d{@link #apply}/dx in double precision (the reference of the activation backward). */
+    public double derivative(double x) {
+        return switch (this) {
+            case NONE -> 1.0;
+            // d/dx x·Φ(x) = Φ(x) + x·φ(x)
+            case GELU -> 0.5 * (1.0 + Erf.erf(x / Math.sqrt(2.0))) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2.0 * Math.PI);
+            case QUICK_GELU -> {
+                double s = 1.0 / (1.0 + Math.exp(-1.702 * x));
+                yield s + 1.702 * x * s * (1.0 - s);
+            }
+            case GELU_TANH -> {  // u = c·(x + 0.044715x³): 0.5·(1 + tanh u) + 0.5·x·(1 − tanh²u)·du/dx
+                double c = Math.sqrt(2.0 / Math.PI);
+                double t = Math.tanh(c * (x + 0.044715 * x * x * x));
+                yield 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * c * (1.0 + 3 * 0.044715 * x * x);
+            }
+        };
+    }
 }

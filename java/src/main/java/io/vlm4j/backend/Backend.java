@@ -215,6 +215,13 @@ public interface Backend extends AutoCloseable {
      * Inverted dropout with a counter-based mask: element i is kept iff hash(seed, i) ≥ p·2³², and then scaled by
      * 1/(1−p). The same (seed, p) gives the same mask on every backend and every call, so a backward applies it to the
      * gradient with the same seed. p in [0, 1); out may alias x.
+     *
+     * <p>Exactly, bit for bit on every backend: for the element index i (0-based over the flattened tensor, int64),
+     * z = seed + (i + 1)·0x9E3779B97F4A7C15 (uint64 arithmetic, wrapping); z = (z ^ (z >>> 30))·0xBF58476D1CE4E5B9;
+     * z = (z ^ (z >>> 27))·0x94D049BB133111EB; z ^= z >>> 31 (z is output i of SplitMix64 from state seed, the sequence
+     * of {@code new java.util.SplittableRandom(seed).nextLong()}). With threshold = (uint32) min(2³² − 1, ⌊p·2³²⌋),
+     * element i is kept iff (uint32) (z >>> 32) ≥ threshold. A kept element becomes x·s rounded to F32, where the F32
+     * s = (float) (1.0 / (1.0 − (double) p)); a dropped one becomes 0. p = 0 is the identity.
      */
     default void dropout(Tensor x, float p, long seed, Tensor out) {
         throw unsupported("dropout");

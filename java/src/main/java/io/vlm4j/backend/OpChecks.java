@@ -324,7 +324,10 @@ public final class OpChecks {
 
     /** As above, with activations (and matmul weights) in {@code act}: F32, F16 or BF16. */
     public static long attentionPacked(DType act, Tensor qkv, Tensor out, int heads, Tensor keyMask) {
-        String op = "attentionPacked";
+        return attentionPacked("attentionPacked", act, qkv, out, heads, keyMask);
+    }
+
+    private static long attentionPacked(String op, DType act, Tensor qkv, Tensor out, int heads, Tensor keyMask) {
         requireDType(op, "qkv", qkv, act);
         requireRank(op, "qkv", qkv, 3);
         requireDType(op, "out", out, act);
@@ -368,6 +371,7 @@ public final class OpChecks {
             requireF32(op, "dBeta", dBeta);
             requireShape(op, "dBeta", dBeta, d);
         }
+        if (dGamma != null && dBeta != null) requireDisjoint(op, "dGamma", dGamma, "dBeta", dBeta);
     }
 
     /** Checks an activationBackward / l2NormalizeBackward style call: x, dy, dx of one shape in {@code act}. */
@@ -383,12 +387,25 @@ public final class OpChecks {
     public static long attentionPackedBackward(DType act, Tensor qkv, Tensor out, Tensor dOut, Tensor dQkv, int heads,
                                                Tensor keyMask) {
         String op = "attentionPackedBackward";
-        long w = attentionPacked(act, qkv, out, heads, keyMask);
+        long w = attentionPacked(op, act, qkv, out, heads, keyMask);
         requireDType(op, "dOut", dOut, act);
         requireSameShape(op, "dOut", dOut, out);
         requireDType(op, "dQkv", dQkv, act);
         requireSameShape(op, "dQkv", dQkv, qkv);
+        // dQkv is written while q, k, v, out and dOut are still being read
+        requireDisjoint(op, "dQkv", dQkv, "qkv", qkv);
+        requireDisjoint(op, "dQkv", dQkv, "out", out);
+        requireDisjoint(op, "dQkv", dQkv, "dOut", dOut);
         return w;
+    }
+
+    /** Throws unless the memory of {@code a} and {@code b} (same device) does not overlap. */
+    public static void requireDisjoint(String op, String nameA, Tensor a, String nameB, Tensor b) {
+        if (a.device() != b.device() || a.byteSize() == 0 || b.byteSize() == 0) return;
+        long a0 = a.address(), b0 = b.address();
+        if (a0 < b0 + b.byteSize() && b0 < a0 + a.byteSize()) {
+            throw new IllegalArgumentException(op + ": " + nameA + " may not share memory with " + nameB + ": " + a + ", " + b);
+        }
     }
 
     /** Checks a dropout call. */
@@ -416,5 +433,16 @@ public final class OpChecks {
             throw new IllegalArgumentException(op + ": weightDecay must be finite and >= 0, got " + weightDecay);
         }
         if (step < 1) throw new IllegalArgumentException(op + ": step must be >= 1, got " + step);
+    }
+
+    /** Checks a sumSquares call: x in {@code act}. */
+    public static void checkSumSquares(DType act, Tensor x) {
+        requireDType("sumSquares", "x", x, act);
+    }
+
+    /** Checks a scale call: x in {@code act}, a finite alpha. */
+    public static void checkScale(DType act, Tensor x, float alpha) {
+        requireDType("scale", "x", x, act);
+        if (!Float.isFinite(alpha)) throw new IllegalArgumentException("scale: alpha must be finite, got " + alpha);
     }
 }

@@ -226,4 +226,76 @@ public final class CpuBackend implements Backend {
         if (src.numel() == 0) return;
         NativeKernels.vlm_convert(src.dtype().code(), src.address(), dst.dtype().code(), dst.address(), src.numel());
     }
+
+    // ---- training: F32 like every op here ----
+
+    @Override
+    public void layerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx, boolean accumulate, Tensor dGamma,
+                                  Tensor dBeta) {
+        OpChecks.checkLayerNormBackward(DType.F32, x, gamma, eps, dy, dx, accumulate, dGamma, dBeta);
+        long rows = OpChecks.rows(x);
+        if (rows == 0) return;
+        NativeKernels.vlm_layernorm_backward_f32(x.address(), gamma.address(), dy.address(), dx.address(), rows, x.dim(-1), eps,
+                accumulate ? 1 : 0, dGamma == null ? 0 : dGamma.address(), dBeta == null ? 0 : dBeta.address());
+    }
+
+    @Override
+    public void activationBackward(Activation act, Tensor x, Tensor dy, Tensor dx) {
+        OpChecks.checkUnaryBackward(DType.F32, "activationBackward", x, dy, dx);
+        if (x.numel() == 0) return;
+        NativeKernels.vlm_activation_backward_f32(act.code(), x.address(), dy.address(), dx.address(), x.numel());
+    }
+
+    @Override
+    public void attentionPackedBackward(Tensor qkv, Tensor out, Tensor dOut, Tensor dQkv, int heads, boolean causal,
+                                        Tensor keyMask) {
+        long w = OpChecks.attentionPackedBackward(DType.F32, qkv, out, dOut, dQkv, heads, keyMask);
+        long b = qkv.dim(0), len = qkv.dim(1), w3 = 3 * w;
+        if (b == 0 || len == 0) return;
+        long base = qkv.address(), grad = dQkv.address(), fb = Float.BYTES;
+        // q, k, v (and their gradients) are the three column blocks of one [B, L, 3·H·d] tensor, read in place
+        NativeKernels.vlm_attention_backward_f32(base, w3, len * w3, base + w * fb, w3, len * w3, base + 2 * w * fb, w3, len * w3,
+                out.address(), w, len * w, dOut.address(), w, len * w,
+                grad, w3, len * w3, grad + w * fb, w3, len * w3, grad + 2 * w * fb, w3, len * w3,
+                b, heads, len, len, w / heads, (float) (1.0 / Math.sqrt(w / heads)), causal ? 1 : 0,
+                keyMask == null ? 0 : keyMask.address());
+    }
+
+    @Override
+    public void l2NormalizeBackward(Tensor x, float eps, Tensor dy, Tensor dx) {
+        OpChecks.checkUnaryBackward(DType.F32, "l2NormalizeBackward", x, dy, dx);
+        long rows = OpChecks.rows(x);
+        if (rows == 0) return;
+        NativeKernels.vlm_l2_normalize_backward_f32(x.address(), dy.address(), dx.address(), rows, x.dim(-1), eps);
+    }
+
+    @Override
+    public void dropout(Tensor x, float p, long seed, Tensor out) {
+        OpChecks.checkDropout(DType.F32, x, p, out);
+        if (x.numel() == 0) return;
+        NativeKernels.vlm_dropout_f32(x.address(), out.address(), x.numel(), p, seed);
+    }
+
+    @Override
+    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                      float weightDecay, long step) {
+        OpChecks.checkAdamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
+        if (param.numel() == 0) return;
+        NativeKernels.vlm_adamw_f32(param.address(), grad.address(), m.address(), v.address(), param.numel(), lr, beta1, beta2,
+                eps, weightDecay, step);
+    }
+
+    @Override
+    public double sumSquares(Tensor x) {
+        OpChecks.checkSumSquares(DType.F32, x);
+        if (x.numel() == 0) return 0;
+        return NativeKernels.vlm_sum_squares_f32(x.address(), x.numel());
+    }
+
+    @Override
+    public void scale(Tensor x, float alpha) {
+        OpChecks.checkScale(DType.F32, x, alpha);
+        if (x.numel() == 0) return;
+        NativeKernels.vlm_scale_f32(x.address(), x.numel(), alpha);
+    }
 }

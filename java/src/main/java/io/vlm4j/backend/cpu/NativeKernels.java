@@ -64,6 +64,31 @@ public final class NativeKernels {
                                                 long batch, long heads, long lq, long lk, long headDim,
                                                 float scale, int causal, @Cast("const int32_t*") long keyMask);
 
+    public static native void vlm_layernorm_backward_f32(@Cast("const float*") long x, @Cast("const float*") long gamma,
+                                                         @Cast("const float*") long dy, @Cast("float*") long dx,
+                                                         long rows, long dim, float eps, int accumulate,
+                                                         @Cast("float*") long dGamma, @Cast("float*") long dBeta);
+    public static native void vlm_activation_backward_f32(int act, @Cast("const float*") long x, @Cast("const float*") long dy,
+                                                          @Cast("float*") long dx, long n);
+    public static native void vlm_l2_normalize_backward_f32(@Cast("const float*") long x, @Cast("const float*") long dy,
+                                                            @Cast("float*") long dx, long rows, long dim, float eps);
+    public static native void vlm_attention_backward_f32(@Cast("const float*") long q, long ldq, long strideQ,
+                                                         @Cast("const float*") long k, long ldk, long strideK,
+                                                         @Cast("const float*") long v, long ldv, long strideV,
+                                                         @Cast("const float*") long out, long ldo, long strideO,
+                                                         @Cast("const float*") long dOut, long lddo, long strideDo,
+                                                         @Cast("float*") long dq, long lddq, long strideDq,
+                                                         @Cast("float*") long dk, long lddk, long strideDk,
+                                                         @Cast("float*") long dv, long lddv, long strideDv,
+                                                         long batch, long heads, long lq, long lk, long headDim,
+                                                         float scale, int causal, @Cast("const int32_t*") long keyMask);
+    public static native void vlm_dropout_f32(@Cast("const float*") long x, @Cast("float*") long y, long n, float p, long seed);
+    public static native void vlm_adamw_f32(@Cast("float*") long param, @Cast("const float*") long grad, @Cast("float*") long m,
+                                            @Cast("float*") long v, long n, float lr, float beta1, float beta2, float eps,
+                                            float weightDecay, long step);
+    public static native double vlm_sum_squares_f32(@Cast("const float*") long x, long n);
+    public static native void vlm_scale_f32(@Cast("float*") long x, long n, float alpha);
+
     public static native void vlm_patch_embed_f32(@Cast("const float*") long pixels, long batch, long channels,
                                                   long height, long width, long patch,
                                                   @Cast("const float*") long weight, @Cast("const float*") long bias,

@@ -4,10 +4,10 @@ package io.vlm4j.backend.reference;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
+import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Device;
 import io.vlm4j.tensor.Tensor;
 import java.nio.ByteBuffer;
-import java.util.Arrays;
 import java.util.OptionalInt;
 
 /**
@@ -99,27 +99,8 @@ public final class ReferenceBackend implements Backend {
     @Override
     public void layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps, Tensor out) {
         OpChecks.checkLayerNorm(x, gamma, beta, eps, out);
-        long dim = x.dim(-1);
-        int rows = (int) OpChecks.rows(x), n = (int) dim;
-        float[] xv = x.toFloatArray(), g = gamma.toFloatArray(), be = beta.toFloatArray();
-        float[] outv = new float[xv.length];
-        for (int r = 0; r < rows; r++) {
-            int base = r * n;
-            double mean = 0;
-            for (int i = 0; i < n; i++) mean += xv[base + i];
-            mean /= n;
-            double variance = 0;                                         // biased (population) variance
-            for (int i = 0; i < n; i++) {
-                double centered = xv[base + i] - mean;
-                variance += centered * centered;
-            }
-            variance /= n;
-            double invStd = 1.0 / Math.sqrt(variance + eps);             // eps inside the square root (spec 00)
-            for (int i = 0; i < n; i++) {
-                outv[base + i] = (float) ((xv[base + i] - mean) * invStd * g[i] + be[i]);
-            }
-        }
-        out.copyFrom(outv);
+        if (OpChecks.rows(x) == 0) return;
+        out.copyFrom(toFloats(ReferenceMath.layerNorm(doubles(x), (int) x.dim(-1), doubles(gamma), doubles(beta), eps)));
     }
 
     @Override
@@ -132,29 +113,10 @@ public final class ReferenceBackend implements Backend {
         double[] probs = new double[n];
         for (int r = 0; r < rows; r++) {
             for (int i = 0; i < n; i++) row[i] = xv[r * n + i];
-            softmaxRow(row, n, probs);
+            ReferenceMath.softmaxRow(row, n, probs);
             for (int i = 0; i < n; i++) outv[r * n + i] = (float) probs[i];
         }
         out.copyFrom(outv);
-    }
-
-    /**
-     * probs[0..n) = softmax(logits[0..n)). The maximum is subtracted first so that exp never overflows; a row whose
-     * entries are all -inf (nothing visible) gives zeros instead of the NaNs of 0/0.
-     */
-    static void softmaxRow(double[] logits, int n, double[] probs) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) max = Math.max(max, logits[i]);
-        if (max == Double.NEGATIVE_INFINITY) {
-            Arrays.fill(probs, 0, n, 0.0);
-            return;
-        }
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-            probs[i] = Math.exp(logits[i] - max);                        // exp(-inf) = 0 for masked entries
-            sum += probs[i];
-        }
-        for (int i = 0; i < n; i++) probs[i] /= sum;
     }
 
     @Override
@@ -187,57 +149,16 @@ public final class ReferenceBackend implements Backend {
     @Override
     public void l2Normalize(Tensor x, float eps, Tensor out) {
         OpChecks.checkUnary("l2Normalize", x, out);
-        int rows = (int) OpChecks.rows(x), n = rows == 0 ? 0 : (int) x.dim(-1);
-        float[] xv = x.toFloatArray();
-        float[] outv = new float[xv.length];
-        for (int r = 0; r < rows; r++) {
-            double sumSq = 0;
-            for (int i = 0; i < n; i++) sumSq += (double) xv[r * n + i] * xv[r * n + i];
-            double divisor = Math.max(Math.sqrt(sumSq), eps);            // F.normalize: x / max(‖x‖, eps)
-            for (int i = 0; i < n; i++) outv[r * n + i] = (float) (xv[r * n + i] / divisor);
-        }
-        out.copyFrom(outv);
+        if (OpChecks.rows(x) == 0) return;
+        out.copyFrom(toFloats(ReferenceMath.l2Normalize(doubles(x), (int) x.dim(-1), eps)));
     }
 
     @Override
     public void attention(Tensor q, Tensor k, Tensor v, Tensor out, int heads, boolean causal, Tensor keyMask) {
         OpChecks.AttentionShape s = OpChecks.attention(q, k, v, out, heads, keyMask);
-        int batch = (int) s.batch(), lq = (int) s.lq(), lk = (int) s.lk(), d = (int) s.headDim();
-        int width = heads * d;
-        float[] qv = q.toFloatArray(), kv = k.toFloatArray(), vv = v.toFloatArray();  // [B, L, H·d]
-        int[] mask = keyMask == null ? null : keyMask.toIntArray();                    // [B, Lk]
-        float[] outv = new float[qv.length];                                           // [B, Lq, H·d]
-        double scale = 1.0 / Math.sqrt(d);
-        double[][] scores = new double[lq][lk];
-        double[] probs = new double[lk];
-        for (int b = 0; b < batch; b++) {
-            for (int h = 0; h < heads; h++) {
-                int col = h * d;                                          // head h owns channels [h·d, (h+1)·d)
-                for (int i = 0; i < lq; i++) {
-                    for (int j = 0; j < lk; j++) {
-                        boolean visible = (!causal || j <= i + (lk - lq)) && (mask == null || mask[b * lk + j] != 0);
-                        if (!visible) {
-                            scores[i][j] = Double.NEGATIVE_INFINITY;
-                            continue;
-                        }
-                        double dot = 0;
-                        for (int t = 0; t < d; t++) {
-                            dot += (double) qv[(b * lq + i) * width + col + t] * kv[(b * lk + j) * width + col + t];
-                        }
-                        scores[i][j] = dot * scale;
-                    }
-                }
-                for (int i = 0; i < lq; i++) {
-                    softmaxRow(scores[i], lk, probs);                     // no visible key: all zeros
-                    for (int t = 0; t < d; t++) {
-                        double sum = 0;
-                        for (int j = 0; j < lk; j++) sum += probs[j] * vv[(b * lk + j) * width + col + t];
-                        outv[(b * lq + i) * width + col + t] = (float) sum;
-                    }
-                }
-            }
-        }
-        out.copyFrom(outv);
+        ReferenceMath.AttentionGeometry g = new ReferenceMath.AttentionGeometry((int) s.batch(), (int) s.lq(), (int) s.lk(),
+                heads, (int) s.headDim(), causal, keyMask == null ? null : keyMask.toIntArray());
+        out.copyFrom(toFloats(ReferenceMath.attention(doubles(q), doubles(k), doubles(v), g)));
     }
 
     @Override
@@ -312,5 +233,122 @@ public final class ReferenceBackend implements Backend {
                 case I32 -> throw new AssertionError("rejected above");
             }
         }
+    }
+
+    // ---- training ----
+
+    @Override
+    public void layerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx, boolean accumulate, Tensor dGamma,
+                                  Tensor dBeta) {
+        OpChecks.checkLayerNormBackward(DType.F32, x, gamma, eps, dy, dx, accumulate, dGamma, dBeta);
+        if (OpChecks.rows(x) == 0) return;
+        ReferenceMath.LayerNormGrads grads = ReferenceMath.layerNormBackward(doubles(x), (int) x.dim(-1), doubles(gamma), eps,
+                doubles(dy));
+        write(dx, grads.dx(), accumulate);
+        if (dGamma != null) write(dGamma, grads.dGamma(), true);
+        if (dBeta != null) write(dBeta, grads.dBeta(), true);
+    }
+
+    @Override
+    public void activationBackward(Activation act, Tensor x, Tensor dy, Tensor dx) {
+        OpChecks.checkUnaryBackward(DType.F32, "activationBackward", x, dy, dx);
+        double[] xv = doubles(x), g = doubles(dy);
+        for (int i = 0; i < g.length; i++) g[i] *= act.derivative(xv[i]);
+        dx.copyFrom(toFloats(g));
+    }
+
+    @Override
+    public void attentionPackedBackward(Tensor qkv, Tensor out, Tensor dOut, Tensor dQkv, int heads, boolean causal,
+                                        Tensor keyMask) {
+        int w = (int) OpChecks.attentionPackedBackward(DType.F32, qkv, out, dOut, dQkv, heads, keyMask);
+        int b = (int) qkv.dim(0), len = (int) qkv.dim(1);
+        double[] all = doubles(qkv);                                     // [B, L, 3·H·d]: q, k, v side by side
+        double[][] parts = new double[3][b * len * w];                   // 3 × [B, L, H·d]
+        for (int row = 0; row < b * len; row++) {
+            for (int j = 0; j < 3; j++) System.arraycopy(all, row * 3 * w + j * w, parts[j], row * w, w);
+        }
+        ReferenceMath.AttentionGeometry g = new ReferenceMath.AttentionGeometry(b, len, len, heads, w / heads, causal,
+                keyMask == null ? null : keyMask.toIntArray());
+        ReferenceMath.AttentionGrads grads = ReferenceMath.attentionBackward(parts[0], parts[1], parts[2], doubles(out),
+                doubles(dOut), g);
+        double[] packed = new double[all.length];
+        double[][] gradParts = {grads.dq(), grads.dk(), grads.dv()};
+        for (int row = 0; row < b * len; row++) {
+            for (int j = 0; j < 3; j++) System.arraycopy(gradParts[j], row * w, packed, row * 3 * w + j * w, w);
+        }
+        dQkv.copyFrom(toFloats(packed));
+    }
+
+    @Override
+    public void l2NormalizeBackward(Tensor x, float eps, Tensor dy, Tensor dx) {
+        OpChecks.checkUnaryBackward(DType.F32, "l2NormalizeBackward", x, dy, dx);
+        if (OpChecks.rows(x) == 0) return;
+        dx.copyFrom(toFloats(ReferenceMath.l2NormalizeBackward(doubles(x), (int) x.dim(-1), eps, doubles(dy))));
+    }
+
+    @Override
+    public void dropout(Tensor x, float p, long seed, Tensor out) {
+        OpChecks.checkDropout(DType.F32, x, p, out);
+        float[] v = x.toFloatArray();
+        double scale = ReferenceMath.dropoutScale(p);
+        for (int i = 0; i < v.length; i++) v[i] = ReferenceMath.dropoutKeeps(seed, i, p) ? (float) (v[i] * scale) : 0f;
+        out.copyFrom(v);
+    }
+
+    @Override
+    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                      float weightDecay, long step) {
+        OpChecks.checkAdamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
+        double[] p = doubles(param), g = doubles(grad), mv = doubles(m), vv = doubles(v);
+        double biasCorrection1 = 1 - Math.pow(beta1, step), biasCorrection2 = 1 - Math.pow(beta2, step);
+        for (int i = 0; i < p.length; i++) {
+            p[i] *= 1 - (double) lr * weightDecay;                           // decoupled decay, before the Adam update
+            mv[i] = beta1 * mv[i] + (1 - (double) beta1) * g[i];
+            vv[i] = beta2 * vv[i] + (1 - (double) beta2) * g[i] * g[i];
+            p[i] -= lr * (mv[i] / biasCorrection1) / (Math.sqrt(vv[i] / biasCorrection2) + eps);
+        }
+        param.copyFrom(toFloats(p));
+        m.copyFrom(toFloats(mv));
+        v.copyFrom(toFloats(vv));
+    }
+
+    @Override
+    public double sumSquares(Tensor x) {
+        OpChecks.checkSumSquares(DType.F32, x);
+        double sum = 0;
+        for (float f : x.toFloatArray()) sum += (double) f * f;
+        return sum;
+    }
+
+    @Override
+    public void scale(Tensor x, float alpha) {
+        OpChecks.checkScale(DType.F32, x, alpha);
+        float[] v = x.toFloatArray();
+        for (int i = 0; i < v.length; i++) v[i] = (float) ((double) v[i] * alpha);
+        x.copyFrom(v);
+    }
+
+    // ---- float <-> double ----
+
+    private static double[] doubles(Tensor t) {
+        float[] f = t.toFloatArray();
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) d[i] = f[i];
+        return d;
+    }
+
+    private static float[] toFloats(double[] d) {
+        float[] f = new float[d.length];
+        for (int i = 0; i < d.length; i++) f[i] = (float) d[i];
+        return f;
+    }
+
+    /** dst = values, or dst += values (summed in double, rounded once) when accumulating. */
+    private static void write(Tensor dst, double[] values, boolean accumulate) {
+        if (accumulate) {
+            double[] old = doubles(dst);
+            for (int i = 0; i < values.length; i++) values[i] += old[i];
+        }
+        dst.copyFrom(toFloats(values));
     }
 }
