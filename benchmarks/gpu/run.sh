@@ -7,8 +7,9 @@
 # carried to the machine: run(command="bash benchmarks/gpu/run.sh", carry=["dist"]).
 # The CUDA backend's self-test (`vlm4j check --backend cuda`: every op vs the float64 reference, golden tiny model)
 # runs when dist/ holds the JRE and jar (FP32, then BF16 and FP16 with CUDA graphs), then the ViT-B/16 image and text
-# tower throughput table against PyTorch (HF transformers, eager and SDPA, BF16 and FP32) at batch 1, 8, 64, 256
-# (benchmarks/gpu/torch_reference.py, table.py).
+# tower throughput table against PyTorch (HF transformers: eager, SDPA and SDPA + torch.compile; BF16 and FP32) at batch
+# 1, 8, 64, 256 (benchmarks/gpu/torch_reference.py, table.py), and the embeddings of one seeded HF model checked against
+# PyTorch's (FP32 within 1e-4, BF16 within 2e-2 relative, cosine >= 0.999).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out="${OUT:-gpu-results}"
@@ -67,5 +68,31 @@ if python3 -c "import torch, transformers" 2>/dev/null; then
       2>>"$log" >> "$out/throughput.jsonl" || status=1
   done
   python3 benchmarks/gpu/table.py "$out/throughput.jsonl" | tee "$out/throughput.md" | tee -a "$log"
+  # outputs checked: the same seeded HF model and inputs through PyTorch (FP32 eager) and vlm4j's CUDA backend
+  if [ -x dist/jre/bin/java ] && [ -f dist/vlm4j.jar ]; then
+    chk="$out/agreement"
+    python3 benchmarks/gpu/torch_reference.py --arch ViT-B/16 --save-check "$chk" --device cuda 2>>"$log" || status=1
+    for dt in fp32 bf16; do
+      dist/jre/bin/java -jar dist/vlm4j.jar encode-images --model "$chk/model" --pixels "$chk/pixels.npy" --out "$chk/ours_image_$dt.npy" \
+        --backend cuda --dtype "$dt" 2>>"$log" || status=1
+      dist/jre/bin/java -jar dist/vlm4j.jar encode-texts --model "$chk/model" --ids "$chk/ids.npy" --out "$chk/ours_text_$dt.npy" \
+        --backend cuda --dtype "$dt" 2>>"$log" || status=1
+    done
+    python3 - "$chk" <<'PY' 2>&1 | tee -a "$log" || status=1
+import sys, numpy as np
+d = sys.argv[1]
+bad = False
+for tower in ("image", "text"):
+    ref = np.load(f"{d}/torch_{tower}.npy").astype(np.float64)
+    for dt, tol in (("fp32", 1e-4), ("bf16", 2e-2)):
+        ours = np.load(f"{d}/ours_{tower}_{dt}.npy").astype(np.float64)
+        rel = np.abs(ours - ref).max() / np.abs(ref).max()
+        cos = (ours * ref).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(ref, axis=1)
+        ok = rel <= tol and cos.min() >= 0.999
+        bad |= not ok
+        print(f"agreement vs PyTorch FP32: {tower} {dt}: max rel diff {rel:.2e} (tol {tol}), min cosine {cos.min():.6f} {'ok' if ok else 'FAIL'}")
+sys.exit(1 if bad else 0)
+PY
+  fi
 fi
 exit $status

@@ -80,6 +80,7 @@ final class LoraEvalCommand implements Callable<Integer> {
             if (Files.exists(adapter.resolve(LinearHead.FILE))) {
                 try (LinearHead h = LinearHead.load(backend, adapter)) {
                     weights = h.weights();
+                    for (double[] row : weights) for (int j = 0; j < row.length; j++) row[j] *= h.scale();
                     bias = h.biases();
                 }
                 mode = "head";

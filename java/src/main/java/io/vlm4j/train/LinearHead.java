@@ -10,9 +10,11 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * A classification head on the L2-normalized image embedding (spec 07 §5): logits = u·Wᵀ + b, W [C, E], b [C], F32
- * parameters on the backend's device. Its math runs on the host in double (C·E values: small); saved as
- * {@code head.safetensors} with keys {@code weight} and {@code bias}.
+ * A classification head on the L2-normalized image embedding (spec 07 §5): logits = s·(u·Wᵀ) + b, W [C, E], b [C],
+ * F32 parameters on the backend's device, s a fixed logit scale (CLIP's exp(logit_scale) in training: a unit vector
+ * times a small W would give near-uniform softmaxes for many steps; s = 1 is the plain linear layer). Its math runs
+ * on the host in double (C·E values: small); saved as {@code head.safetensors} with keys {@code weight} and
+ * {@code bias} and s in the metadata ({@code logit_scale}; absent = 1).
  */
 public final class LinearHead implements AutoCloseable {
     public static final String FILE = "head.safetensors";
@@ -21,9 +23,17 @@ public final class LinearHead implements AutoCloseable {
     private final TensorScope owned;
     private final Parameter weight, bias;
     private final int classes, dim;
+    private final double scale;
 
-    /** A head with the given initial values (weight [C][E], bias [C]). */
+    /** A plain linear head (s = 1) with the given initial values (weight [C][E], bias [C]). */
     public LinearHead(Backend backend, double[][] w, double[] b) {
+        this(backend, w, b, 1);
+    }
+
+    /** A head with logit scale {@code scale} and the given initial values (weight [C][E], bias [C]). */
+    public LinearHead(Backend backend, double[][] w, double[] b, double scale) {
+        if (!(scale > 0) || !Double.isFinite(scale)) throw new IllegalArgumentException("head: logit scale must be > 0, got " + scale);
+        this.scale = scale;
         this.backend = backend;
         this.classes = w.length;
         this.dim = w[0].length;
@@ -43,6 +53,17 @@ public final class LinearHead implements AutoCloseable {
 
     /** Reads {@code dir/head.safetensors}. */
     public static LinearHead load(Backend backend, Path dir) throws IOException {
+        double scale = 1;
+        try (io.vlm4j.io.SafetensorsFile f = io.vlm4j.io.SafetensorsFile.open(dir.resolve(FILE))) {
+            String s = f.metadata().get("logit_scale");
+            if (s != null) {
+                try {
+                    scale = Double.parseDouble(s);
+                } catch (NumberFormatException e) {
+                    throw new io.vlm4j.io.ModelFormatException(dir.resolve(FILE), "metadata logit_scale '" + s + "' is not a number");
+                }
+            }
+        }
         try (WeightStore store = WeightStore.open(dir.resolve(FILE))) {
             try (Tensor w = store.load("weight"); Tensor b = store.load("bias")) {
                 if (w.rank() != 2 || b.rank() != 1 || b.dim(0) != w.dim(0)) {
@@ -51,7 +72,7 @@ public final class LinearHead implements AutoCloseable {
                 float[][] rows = w.toFloatRows();
                 double[][] wd = new double[rows.length][];
                 for (int i = 0; i < rows.length; i++) wd[i] = toDouble(rows[i]);
-                return new LinearHead(backend, wd, toDouble(b.toFloatArray()));
+                return new LinearHead(backend, wd, toDouble(b.toFloatArray()), scale);
             }
         }
     }
@@ -59,6 +80,9 @@ public final class LinearHead implements AutoCloseable {
     public int classes() { return classes; }
 
     public int dim() { return dim; }
+
+    /** The fixed logit scale s. */
+    public double scale() { return scale; }
 
     /** The trainable weight (decayed) and bias (not decayed). */
     public List<Parameter> parameters() { return List.of(weight, bias); }
@@ -81,23 +105,23 @@ public final class LinearHead implements AutoCloseable {
         for (int i = 0; i < u.length; i++) {
             if (u[i].length != dim) throw new IllegalArgumentException("head: embedding has " + u[i].length + " dims, the head " + dim);
             for (int c = 0; c < classes; c++) {
-                double s = b[c];
+                double s = 0;
                 for (int e = 0; e < dim; e++) s += w[c][e] * u[i][e];
-                z[i][c] = s;
+                z[i][c] = scale * s + b[c];
             }
         }
         return z;
     }
 
-    /** Accumulates dW = dZᵀ·u and db = Σ dZ into the gradients and returns dU = dZ·W. */
+    /** Accumulates dW = s·dZᵀ·u and db = Σ dZ into the gradients and returns dU = s·dZ·W. */
     public double[][] backward(double[][] u, double[][] dZ) {
         double[][] w = weights();
         double[] gw = new double[classes * dim], gb = new double[classes];
         double[][] du = new double[u.length][dim];
         for (int i = 0; i < u.length; i++) {
             for (int c = 0; c < classes; c++) {
-                double g = dZ[i][c];
-                gb[c] += g;
+                gb[c] += dZ[i][c];
+                double g = scale * dZ[i][c];
                 for (int e = 0; e < dim; e++) {
                     gw[c * dim + e] += g * u[i][e];
                     du[i][e] += g * w[c][e];
@@ -127,7 +151,8 @@ public final class LinearHead implements AutoCloseable {
             Tensor w = host.f32(classes, dim), b = host.f32(classes);
             w.copyFrom(weight.value());
             b.copyFrom(bias.value());
-            new SafetensorsWriter().metadata("classes", String.join("\n", classNames)).add("weight", w).add("bias", b)
+            new SafetensorsWriter().metadata("classes", String.join("\n", classNames)).metadata("logit_scale", Double.toString(scale))
+                    .add("weight", w).add("bias", b)
                     .write(dir.resolve(FILE));
         }
     }

@@ -185,17 +185,19 @@ public final class LoraTrainer {
         }
     }
 
+    /**
+     * The head: zero (classify) or the zero-shot classifier's normalized class weights (zero-shot-head); either way with
+     * logit scale exp(logit_scale) of the model, so that the zero-shot head starts as the zero-shot classifier with the
+     * model's temperature.
+     */
     private LinearHead initHead() {
         int c = train.numClasses(), e = model.vision().get().projectionDim();
         double[][] w = new double[c][e];
         if (o.objective() == Objective.ZERO_SHOT_HEAD) {
-            ZeroShotClassifier zs = ZeroShotClassifier.build(model, tokenizer, train.classNames(), o.templates(), o.context(),
-                    (float) Math.exp(model.logitScale()));
-            double[][] cw = zs.head().classWeights();
-            double s = zs.scale();
-            for (int i = 0; i < c; i++) for (int j = 0; j < e; j++) w[i][j] = s * cw[i][j];
+            ZeroShotClassifier zs = ZeroShotClassifier.build(model, tokenizer, train.classNames(), o.templates(), o.context(), 1f);
+            w = zs.head().classWeights();
         }
-        return new LinearHead(backend, w, new double[c]);
+        return new LinearHead(backend, w, new double[c], Math.exp(model.logitScale()));
     }
 
     /** The mutable state of one run. */
@@ -377,6 +379,7 @@ public final class LoraTrainer {
             double[] bias;
             if (head != null) {
                 w = head.weights();
+                for (double[] row : w) for (int j = 0; j < row.length; j++) row[j] *= head.scale();
                 bias = head.biases();
             } else {  // zero-shot head from the adapted text tower, scale 100 (spec 07 §3)
                 ZeroShotClassifier zs = ZeroShotClassifier.build(model, tokenizer, train.classNames(), o.templates(), o.context(),

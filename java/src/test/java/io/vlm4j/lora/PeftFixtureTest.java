@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PeftFixtureTest {
     static final Path DIR = resources();
-    static final double TOL = 2e-4;  // float32 models of width 32, relative to the largest |value|
+    static final double TOL = 1e-5;  // float32 models of width 32, relative to the largest |value| (measured <= 8.4e-7)
 
     static Path resources() {
         try {
@@ -48,6 +48,9 @@ class PeftFixtureTest {
         }
     }
 
+    /** Worst max|diff|/max|ref| per kind of comparison (the first word of {@code what}), printed after the tests. */
+    static final java.util.Map<String, Double> WORST = new java.util.concurrent.ConcurrentSkipListMap<>();
+
     static void assertClose(float[] expected, float[] actual, double tol, String what) {
         assertEquals(expected.length, actual.length, what + ": length");
         double max = 0, scale = 1e-12;
@@ -56,6 +59,12 @@ class PeftFixtureTest {
             scale = Math.max(scale, Math.abs(expected[i]));
         }
         assertTrue(max <= tol * scale, what + ": max |diff| " + max + " > " + tol + " * " + scale);
+        WORST.merge(what.replaceAll(" base_model.*| [0-9]+ .*", ""), max / scale, Math::max);
+    }
+
+    @org.junit.jupiter.api.AfterAll
+    static void report() {
+        WORST.forEach((k, v) -> System.out.printf("PEFT fixture, worst max|diff|/max|ref|: %-40s %.2e%n", k, v));
     }
 
     static float[][] embeds(ClipModel m) throws Exception {
@@ -180,7 +189,7 @@ class PeftFixtureTest {
             try (WeightStore ref = WeightStore.open(DIR.resolve("grads_contrastive.safetensors"))) {
                 for (Parameter p : state.parameters()) {
                     try (Tensor g = ref.load(p.name())) {
-                        assertClose(g.toFloatArray(), p.grad().toFloatArray(), 1e-3, "grad " + p.name());
+                        assertClose(g.toFloatArray(), p.grad().toFloatArray(), 1e-4, "grad " + p.name());
                     }
                 }
                 assertEquals(ref.names().size(), state.parameters().size() + 1);
@@ -236,7 +245,7 @@ class PeftFixtureTest {
                     assertEquals(losses[step - 1], loss, 2e-5, "loss before step " + step);
                     if (step == 1) {
                         assertEquals(npy("loss_classification.npy")[0], loss, 2e-5);
-                        assertGrads(params, "grads_classification.safetensors", 1e-3);
+                        assertGrads(params, "grads_classification.safetensors", 1e-4);
                     }
                     double norm = opt.clipGradNorm(0.5);
                     assertEquals(norms[step - 1], norm, 1e-4 * norms[step - 1], "grad norm before step " + step);
@@ -245,7 +254,7 @@ class PeftFixtureTest {
                     try (WeightStore ref = WeightStore.open(DIR.resolve("traj_step" + step + ".safetensors"))) {
                         for (Parameter p : params) {
                             try (Tensor want = ref.load(p.name())) {
-                                assertClose(want.toFloatArray(), p.value().toFloatArray(), 2e-4, "step " + step + " " + p.name());
+                                assertClose(want.toFloatArray(), p.value().toFloatArray(), 1e-5, "step " + step + " " + p.name());
                             }
                         }
                     }

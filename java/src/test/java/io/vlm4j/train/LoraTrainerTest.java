@@ -118,21 +118,28 @@ class LoraTrainerTest {
 
     /**
      * The acceptance run on a real dataset: Fashion-MNIST (Debian's dataset-fashion-mnist), 10 classes, a small
-     * CLIP-architecture image tower (random init; 20 px input, patch 4, width 32, 2 layers) with LoRA on q, v, fc1 and a
-     * head, 2000 training images, 2 epochs of batch 32 (126 steps). Validation accuracy must exceed 0.6 (6x chance).
+     * CLIP-architecture image tower with random (HF-scaled) weights (28 px, patch 4, width 64, 2 layers, embedding 64),
+     * LoRA r = 8 on q, v, fc1 and a head trained together: 4000 training images, 4 epochs of batch 32 (500 steps,
+     * lr 1e-2 cosine). Measured: validation accuracy 0.51 / 0.59 / 0.62 / 0.69 after each epoch (500 test images);
+     * the bound 0.6 is 6x chance (0.1) and leaves room for the run-to-run differences of other CPUs' SIMD paths.
      */
     @Test
     void learnsFashionMnist(@TempDir Path tmp) throws Exception {
         assumeTrue(Files.isDirectory(IdxDataset.DEBIAN_FASHION_MNIST),
                 "Debian's dataset-fashion-mnist is not installed (" + IdxDataset.DEBIAN_FASHION_MNIST + "): skipping");
-        Path model = TinyModels.writeVisionModel(tmp.resolve("model"), 3);
+        int width = 64, layers = 2, embed = 64, nTrain = 4000, epochs = 4, rank = 8;
+        double lr = 1e-2;
+        String targets = "q_proj,v_proj,fc1";
+        io.vlm4j.model.clip.ClipVisionConfig v = new io.vlm4j.model.clip.ClipVisionConfig(width, 4 * width, layers, 4, 3, 28, 4, "quick_gelu", 1e-5, embed);
+        io.vlm4j.model.clip.ClipConfig cfg = new io.vlm4j.model.clip.ClipConfig(java.util.Optional.empty(), java.util.Optional.of(v), embed,
+                io.vlm4j.model.clip.ClipConfig.DEFAULT_LOGIT_SCALE_INIT);
         ImageDataset all = Datasets.open("idx:" + IdxDataset.DEBIAN_FASHION_MNIST);
-        ImageDataset train = all.split("train").subsample(2000, 0), val = all.split("test").subsample(500, 0);
+        ImageDataset train = all.split("train").subsample(nTrain, 0), val = all.split("test").subsample(500, 0);
         Backend cpu = new CpuBackend();
-        try (ClipModel clip = ClipModel.load(model, cpu);
-             LoraWeights init = LoraWeights.init(LoraConfig.of(List.of("q_proj", "v_proj", "fc1"), 8, 16, false, 0), clip.linears(), 0)) {
-            ImagePreprocessor pre = ImagePreprocessor.load(model, 20, ImagePreprocessor.Pipeline.HF);
-            LoraTrainer.Options o = new LoraTrainer.Options(LoraTrainer.Objective.CLASSIFY, 2, 0, 32, 1, 3e-3, LrSchedule.Kind.COSINE, 0.05, 1.0,
+        try (ClipModel clip = ClipModel.random(cfg, 3, cpu);
+             LoraWeights init = LoraWeights.init(LoraConfig.of(List.of(targets.split(",")), rank, 2 * rank, false, 0), clip.linears(), 0)) {
+            ImagePreprocessor pre = ImagePreprocessor.load(Files.createDirectories(tmp.resolve("model")), 28, ImagePreprocessor.Pipeline.HF);
+            LoraTrainer.Options o = new LoraTrainer.Options(LoraTrainer.Objective.CLASSIFY, epochs, 0, 32, 1, lr, LrSchedule.Kind.COSINE, 0.05, 1.0,
                     AdamW.Hyper.TORCH, 0, false, 0, 0, List.of(), 77);
             LoraTrainer.Result res = new LoraTrainer(clip, pre, train, val, null, o, tmp.resolve("out"), null).run(init, false);
             System.out.printf("fashion-mnist: %d steps, val accuracy per epoch %s, %.1f images/s%n", res.stepCount(),
