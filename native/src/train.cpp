@@ -344,7 +344,8 @@ void vlm_l2_normalize_backward_f32(const float* x, const float* dy, float* dx, i
     vlm::check_ptr(fn, x, "x");
     vlm::check_ptr(fn, dy, "dy");
     vlm::check_ptr(fn, dx, "dx");
-    if (!(eps >= 0.0f) || !std::isfinite(eps)) fail(fn, "eps must be finite and >= 0 (got ", eps, ")");
+    // Any eps is taken as it comes (no NaN check), as the reference takes it: the comparison n > eps and dy / eps
+    // give the same IEEE results here.
     const bool vec = simd();
 #pragma omp parallel for schedule(static) if (rows > 1 && rows * dim >= parallel_min_elems)
     for (int64_t r = 0; r < rows; ++r) l2_backward_row(x + r * dim, dy + r * dim, dx + r * dim, dim, eps, vec);
