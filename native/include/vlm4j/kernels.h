@@ -67,7 +67,7 @@ void vlm_attention_f32(const float* q, int64_t ldq, int64_t stride_q,
                        int64_t batch, int64_t heads, int64_t lq, int64_t lk, int64_t head_dim,
                        float scale, int causal, const int32_t* key_mask);
 
-// ---- training: backward passes, dropout, optimizer (train.cpp, attention_backward.cpp) ----
+// ---- training: backward passes and dropout (train.cpp, attention_backward.cpp), optimizer (optim.cpp) ----
 // LayerNorm backward per row of x [rows, dim], statistics recomputed as vlm_layernorm_f32 does: with
 // xhat = (x - mean) * rstd and g = dy * gamma, dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), stored
 // (accumulate == 0) or added to dx (accumulate == 1). dgamma, dbeta: null or [dim]; when given, they get
