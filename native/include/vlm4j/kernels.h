@@ -67,7 +67,7 @@ void vlm_attention_f32(const float* q, int64_t ldq, int64_t stride_q,
                        int64_t batch, int64_t heads, int64_t lq, int64_t lk, int64_t head_dim,
                        float scale, int causal, const int32_t* key_mask);
 
-// ---- training: backward passes, dropout, optimizer (train.cpp, attention_backward.cpp) ----
+// ---- training: backward passes and dropout (train.cpp, attention_backward.cpp), optimizer (optim.cpp) ----
 // LayerNorm backward per row of x [rows, dim], statistics recomputed as vlm_layernorm_f32 does: with
 // xhat = (x - mean) * rstd and g = dy * gamma, dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), stored
 // (accumulate == 0) or added to dx (accumulate == 1). dgamma, dbeta: null or [dim]; when given, they get
@@ -76,8 +76,8 @@ void vlm_layernorm_backward_f32(const float* x, const float* gamma, const float*
                                 int64_t dim, float eps, int accumulate, float* dgamma, float* dbeta);
 // dx = act'(x) * dy elementwise, x the pre-activation (act codes as in gemm). dx may be dy or x.
 void vlm_activation_backward_f32(int act, const float* x, const float* dy, float* dx, int64_t n);
-// L2-normalize backward per row: with n = |x|, dx = (dy - <dy, x/n> x/n) / n when n > eps, else dy / eps.
-// dx may be dy or x.
+// L2-normalize backward per row: with n = |x|, dx = (dy - <dy, x/n> x/n) / n when n > eps, else dy / eps (any eps,
+// IEEE semantics). dx may be dy or x.
 void vlm_l2_normalize_backward_f32(const float* x, const float* dy, float* dx, int64_t rows, int64_t dim, float eps);
 // Backward of vlm_attention_f32 (same layouts, ld = row stride, stride = batch stride, all in elements) from its
 // output `out` and the gradient `dout`, with the softmax recomputed: dV = P^T dO, dP = dO V^T, D_i = <dO_i, O_i>,

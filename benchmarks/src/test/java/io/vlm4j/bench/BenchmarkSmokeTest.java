@@ -27,14 +27,15 @@ class BenchmarkSmokeTest {
         Path json = tmp.resolve("jmh.json");
         new Runner(new OptionsBuilder()
                 .include("io.vlm4j.bench.(OpBenchmark|SgemmBenchmark|TowerBenchmark).*")
-                .param("op", "gemm:33x48x40", "attention:1x2x17x32", "attention_causal:2x2x9x32", "layernorm:33x64")
+                .param("op", "gemm:33x48x40", "attention:1x2x17x32", "attention_causal:2x2x9x32", "layernorm:33x64",
+                        "attention_backward:1x2x17x32", "layernorm_backward:33x64")
                 .param("shape", "2048x2048x2048", "33x48x40")
                 .param("arch", "ViT-B/32").param("batch", "1")
                 .forks(0).warmupIterations(0).measurementIterations(1).measurementTime(TimeValue.milliseconds(100))
                 .resultFormat(ResultFormatType.JSON).result(json.toString()).shouldFailOnError(true)
                 .build()).run();
         List<ResultsReport.Row> rows = ResultsReport.read(json);
-        assertEquals(4 + 2 + 2, rows.size(), rows.toString());  // 4 ops, 2 sgemm shapes, image and text tower
+        assertEquals(6 + 2 + 2, rows.size(), rows.toString());  // 6 ops, 2 sgemm shapes, image and text tower
         assertTrue(rows.stream().allMatch(r -> r.ms().length > 0 && r.median() > 0), rows.toString());
         List<Path> files = ResultsReport.write(json, tmp.resolve("results"), "smoke", "test");
         assertEquals(3, files.size(), files.toString());
@@ -48,6 +49,8 @@ class BenchmarkSmokeTest {
         assertEquals(2.0 * 3 * 4 * 5, OpBenchmark.flops("gemm:3x4x5"));
         assertEquals(4.0 * 2 * 3 * 7 * 7 * 8, OpBenchmark.flops("attention:2x3x7x8"));
         assertEquals(2.0 * 2 * 3 * 7 * 8 * 8, OpBenchmark.flops("attention_causal:2x3x7x8"));
+        assertEquals(10.0 * 2 * 3 * 7 * 7 * 8, OpBenchmark.flops("attention_backward:2x3x7x8"));
+        assertEquals(16.0 * 33 * 64, OpBenchmark.flops("layernorm_backward:33x64"));
         // ViT-B/16 image tower: ~17.5 GMACs per image, as the tower's own counter says
         assertEquals(17.5e9, ResultsReport.towerMacs("ViT-B/16", false), 0.1e9);
     }

@@ -133,8 +133,79 @@ public final class BackendSelfTest {
                     return o;
                 }));
             }
+            training(ref, out);
         }
         return out;
+    }
+
+    /** The training ops: backward passes, dropout (exact mask), AdamW, sumSquares and scale. */
+    private void training(Backend ref, List<Result> out) {
+        for (long[] s : new long[][] {{1, 5}, {33, 77}, {197, 768}}) {
+            long r = s[0], d = s[1];
+            float[] x = rand(r * d, 3), g = rand(d), dy = rand(r * d), grad = rand(r * d), zero = new float[(int) d];
+            String sh = r + "x" + d;
+            out.add(compare(ref, "layerNormBackward", sh, (be, sc) -> {
+                Tensor o = out(be, sc, r, d);
+                be.layerNormBackward(upA(be, sc, x, r, d), up(be, sc, g, d), 1e-5f, upA(be, sc, dy, r, d), o, false, null, null);
+                return o;
+            }));
+            out.add(compare(ref, "layerNormBackward dGamma", sh, (be, sc) -> {
+                Tensor dGamma = up(be, sc, zero, d);
+                be.layerNormBackward(upA(be, sc, x, r, d), up(be, sc, g, d), 1e-5f, upA(be, sc, dy, r, d), out(be, sc, r, d), false,
+                        dGamma, null);
+                return dGamma;
+            }));
+            out.add(compare(ref, "l2NormalizeBackward", sh, (be, sc) -> {
+                Tensor o = out(be, sc, r, d);
+                be.l2NormalizeBackward(upA(be, sc, x, r, d), 1e-12f, upA(be, sc, dy, r, d), o);
+                return o;
+            }));
+            for (Activation a : Activation.values()) {
+                out.add(compare(ref, "activationBackward " + a, sh, (be, sc) -> {
+                    Tensor o = out(be, sc, r, d);
+                    be.activationBackward(a, upA(be, sc, x, r, d), upA(be, sc, dy, r, d), o);
+                    return o;
+                }));
+            }
+            out.add(compare(ref, "dropout", sh + " p 0.1", (be, sc) -> {
+                Tensor o = out(be, sc, r, d);
+                be.dropout(upA(be, sc, x, r, d), 0.1f, r * d, o);
+                return o;
+            }));
+            out.add(compare(ref, "adamw", sh, (be, sc) -> {
+                Tensor p = up(be, sc, x, r, d), m = up(be, sc, dy, r, d), v = up(be, sc, new float[(int) (r * d)], r, d);
+                be.adamw(p, up(be, sc, grad, r, d), m, v, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 3);  // F32 state, any backend
+                return p;
+            }));
+            out.add(compare(ref, "sumSquares", sh, (be, sc) -> up(be, sc, new float[] {(float) be.sumSquares(upA(be, sc, x, r, d))}, 1)));
+            out.add(compare(ref, "scale", sh, (be, sc) -> {
+                Tensor o = upA(be, sc, x, r, d);
+                be.scale(o, -0.37f);
+                return o;
+            }));
+        }
+        long[][] att = {{2, 5, 3, 4, 0}, {2, 77, 8, 64, 1}, {1, 197, 12, 64, 0}};  // B, L, H, d, causal
+        for (long[] s : att) {
+            long b = s[0], len = s[1], h = s[2], w = h * s[3];
+            boolean causal = s[4] != 0;
+            float[] qkv = rand(b * len * 3 * w), dOut = rand(b * len * w);
+            int[] mask = new int[(int) (b * len)];
+            for (int i = 0; i < mask.length; i++) mask[i] = rng.nextInt(4) == 0 ? 0 : 1;
+            mask[0] = 1;
+            float[] fwd;  // the forward output both backward calls are given: the reference's
+            try (TensorScope sc = new TensorScope()) {
+                Tensor o = sc.track(ref.allocate(DType.F32, b, len, w));
+                ref.attentionPacked(up(ref, sc, qkv, b, len, 3 * w), o, (int) h, causal, upInts(ref, sc, mask, b, len));
+                fwd = o.toFloatArray();
+            }
+            out.add(compare(ref, "attentionPackedBackward", String.format("b%d h%d L%d d%d%s +mask", b, h, len, s[3], causal ? " causal" : ""),
+                    (be, sc) -> {
+                        Tensor o = out(be, sc, b, len, 3 * w);
+                        be.attentionPackedBackward(upA(be, sc, qkv, b, len, 3 * w), upA(be, sc, fwd, b, len, w), upA(be, sc, dOut, b, len, w),
+                                o, (int) h, causal, upInts(be, sc, mask, b, len));
+                        return o;
+                    }));
+        }
     }
 
     private float[] rand(long n) {

@@ -45,7 +45,7 @@ final class CheckCommand implements Callable<Integer> {
             List<BackendSelfTest.Result> results = new BackendSelfTest(backend, tol).run();
             double worst = 0;
             for (BackendSelfTest.Result r : results) {
-                System.out.printf(Locale.ROOT, "  %-22s %-36s err %.2e %s%n", r.op(), r.shape(), r.error(), r.ok() ? "ok" : "FAIL");
+                System.out.printf(Locale.ROOT, "  %-30s %-36s err %.2e %s%n", r.op(), r.shape(), r.error(), r.ok() ? "ok" : "FAIL");
                 if (!r.ok()) failures++;
                 else worst = Math.max(worst, r.error());
             }

@@ -13,7 +13,9 @@ import java.util.OptionalInt;
 /**
  * The float64 reference backend: the oracle of every conformance test. Each op copies its inputs to Java arrays,
  * computes in double with the plainest loops that follow the definition (spec 00 conventions, spec 01 §3), and
- * writes float results back. It is slow on purpose; clarity beats speed here.
+ * writes float results back. It is slow on purpose; clarity beats speed here. The row-wise ops, attention and the
+ * backward passes of training are defined on double arrays in {@link ReferenceMath}, which tests differentiate
+ * numerically.
  *
  * <p>Validation mirrors {@code CpuBackend} call for call (same {@link OpChecks}), so both backends reject exactly
  * the same calls. Because all inputs are copied before anything is written, every allowed aliasing of an output
