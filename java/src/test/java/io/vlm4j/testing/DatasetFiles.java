@@ -147,4 +147,29 @@ public final class DatasetFiles {
         }
         return file;
     }
+
+    /** 3 classes told apart by where the bright half is (left, right, top), with noise; folder layout train/val. */
+    public static Path brightHalves(Path root, int perClassTrain, int perClassVal) throws IOException {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(11);
+        String[] classes = {"left", "right", "top"};
+        for (String split : new String[] {"train", "val"}) {
+            int n = split.equals("train") ? perClassTrain : perClassVal;
+            for (int c = 0; c < 3; c++) {
+                Path dir = Files.createDirectories(root.resolve(split).resolve(classes[c]));
+                for (int i = 0; i < n; i++) {
+                    java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(20, 20, java.awt.image.BufferedImage.TYPE_INT_RGB);
+                    for (int y = 0; y < 20; y++) {
+                        for (int x = 0; x < 20; x++) {
+                            boolean bright = c == 0 ? x < 10 : c == 1 ? x >= 10 : y < 10;
+                            int v = Math.max(0, Math.min(255, (bright ? 170 : 80) + (int) (r.nextGaussian() * 40)));
+                            img.setRGB(x, y, (v << 16) | (v << 8) | v);
+                        }
+                    }
+                    javax.imageio.ImageIO.write(img, "png", dir.resolve(i + ".png").toFile());
+                }
+            }
+        }
+        return root;
+    }
+
 }

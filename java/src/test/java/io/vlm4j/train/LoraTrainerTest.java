@@ -15,42 +15,16 @@ import io.vlm4j.image.ImagePreprocessor;
 import io.vlm4j.lora.LoraConfig;
 import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.model.clip.ClipModel;
+import io.vlm4j.testing.DatasetFiles;
 import io.vlm4j.testing.TinyModels;
-import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.SplittableRandom;
-import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The training loop end to end on a tiny image tower: it learns, writes its outputs, and resumes exactly. */
 class LoraTrainerTest {
-
-    /** 3 classes told apart by where the bright half is (left, right, top), with noise; folder layout train/val. */
-    static Path synthetic(Path root, int perClassTrain, int perClassVal) throws Exception {
-        SplittableRandom r = new SplittableRandom(11);
-        String[] classes = {"left", "right", "top"};
-        for (String split : new String[] {"train", "val"}) {
-            int n = split.equals("train") ? perClassTrain : perClassVal;
-            for (int c = 0; c < 3; c++) {
-                Path dir = Files.createDirectories(root.resolve(split).resolve(classes[c]));
-                for (int i = 0; i < n; i++) {
-                    BufferedImage img = new BufferedImage(20, 20, BufferedImage.TYPE_INT_RGB);
-                    for (int y = 0; y < 20; y++) {
-                        for (int x = 0; x < 20; x++) {
-                            boolean bright = c == 0 ? x < 10 : c == 1 ? x >= 10 : y < 10;
-                            int v = Math.max(0, Math.min(255, (bright ? 170 : 80) + (int) (r.nextGaussian() * 40)));
-                            img.setRGB(x, y, (v << 16) | (v << 8) | v);
-                        }
-                    }
-                    ImageIO.write(img, "png", dir.resolve(i + ".png").toFile());
-                }
-            }
-        }
-        return root;
-    }
 
     static LoraTrainer.Options options(int epochs, double lr, int checkpointEvery) {
         return new LoraTrainer.Options(LoraTrainer.Objective.CLASSIFY, epochs, 0, 6, 1, lr, LrSchedule.Kind.COSINE, 0.1, 1.0,
@@ -60,7 +34,7 @@ class LoraTrainerTest {
     @Test
     void learnsTheSyntheticTaskAndWritesOutputs(@TempDir Path tmp) throws Exception {
         Path model = TinyModels.writeVisionModel(tmp.resolve("model"), 1);
-        ImageDataset all = Datasets.open("folder:" + synthetic(tmp.resolve("data"), 12, 6));
+        ImageDataset all = Datasets.open("folder:" + DatasetFiles.brightHalves(tmp.resolve("data"), 12, 6));
         Backend cpu = new CpuBackend();
         try (ClipModel clip = ClipModel.load(model, cpu);
              LoraWeights init = LoraWeights.init(LoraConfig.of(List.of("q_proj", "v_proj", "fc1"), 4, 8, false, 0), clip.linears(), 5)) {
@@ -89,7 +63,7 @@ class LoraTrainerTest {
     @Test
     void resumeContinuesExactly(@TempDir Path tmp) throws Exception {
         Path model = TinyModels.writeVisionModel(tmp.resolve("model"), 2);
-        ImageDataset all = Datasets.open("folder:" + synthetic(tmp.resolve("data"), 6, 2));
+        ImageDataset all = Datasets.open("folder:" + DatasetFiles.brightHalves(tmp.resolve("data"), 6, 2));
         Backend cpu = new CpuBackend();
         try (ClipModel clip = ClipModel.load(model, cpu)) {
             ImagePreprocessor pre = ImagePreprocessor.load(model, 20, ImagePreprocessor.Pipeline.HF);
