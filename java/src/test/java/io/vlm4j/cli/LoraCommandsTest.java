@@ -68,7 +68,7 @@ class LoraCommandsTest {
         assertTrue(contrastive.code() == 2 && contrastive.err().contains("error: ") && contrastive.err().contains("tokenizer"), contrastive.err());
         Files.createDirectories(tmp.resolve("empty"));
         Cli.Run noAdapter = Cli.run("encode-images", "--model", model.toString(), "--images", data.resolve("val/left/0.png").toString(),
-                "--out", tmp.resolve("x.npy").toString(), "--adapter", tmp.resolve("empty").toString());
+                "--out", tmp.resolve("x.npy").toString(), "--adapter", tmp.resolve("empty").toString(), "--backend", "cpu");
         assertEquals(2, noAdapter.code());
         assertTrue(noAdapter.err().contains("adapter_config.json"), noAdapter.err());
         assertEquals(1, noAdapter.err().strip().split("\n").length, noAdapter.err());
