@@ -325,7 +325,7 @@ void vlmc_l2_normalize_backward(int dtype, int64_t x, int64_t dy, int64_t dx, in
     vlmc::check_n(fn, rows);
     if (dim <= 0) vlmc::fail(fn, "dim must be > 0 (got ", dim, ")");
     if (rows > INT_MAX) vlmc::fail(fn, "rows must be < 2^31 (got ", rows, ")");
-    if (!(eps > 0) || !std::isfinite(eps)) vlmc::fail(fn, "eps must be finite and > 0");
+    if (!(eps >= 0) || !std::isfinite(eps)) vlmc::fail(fn, "eps must be finite and >= 0");
     if (rows == 0) return;
     vlmc::check_ptr(fn, x, "x");
     vlmc::check_ptr(fn, dy, "dy");
