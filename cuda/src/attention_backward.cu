@@ -49,7 +49,7 @@ template <typename T, int D>
 __device__ __forceinline__ void load_tile(T* dst, const T* src, int64_t ld, int r0, int len, int d) {
     for (int idx = threadIdx.x; idx < tile * D; idx += threads) {
         const int r = idx / D, e = idx % D;
-        dst[r * Tile<T, D>::pitch + e] = r0 + r < len && e < d ? src[int64_t(r0 + r) * ld + e] : from_f<T>(0.0f);
+        dst[r * Tile<T, D>::pitch + e] = r0 + r < len && e < d ? src[int64_t(r0 + r) * ld + e] : T{};  // T{}: all-zero bits
     }
 }
 
@@ -57,8 +57,9 @@ __device__ __forceinline__ bool visible(const Geometry& g, int i, int j, bool ke
     return i < g.len && j < g.len && (!g.causal || j <= i) && key_kept;
 }
 
+// Min 4 blocks per SM: without it ptxas gave the BF16 instantiations 48 registers and a 4-byte spill on sm_90a.
 template <typename T, int D>
-__global__ void __launch_bounds__(threads) attention_backward_prepare(Geometry g, const T* __restrict__ qkv,
+__global__ void __launch_bounds__(threads, 4) attention_backward_prepare(Geometry g, const T* __restrict__ qkv,
                                                                       const T* __restrict__ out, const T* __restrict__ dout,
                                                                       float* __restrict__ lse, float* __restrict__ delta,
                                                                       float* __restrict__ dq, int m_tiles) {
@@ -100,7 +101,7 @@ __global__ void __launch_bounds__(threads) attention_backward_prepare(Geometry g
         if (tid < tile) mask_s[tid] = g.mask == nullptr || (j0 + tid < len && g.mask[b * g.len + j0 + tid] != 0);
         __syncthreads();
         float s[2][4] = {};
-#pragma unroll 8
+#pragma unroll 4
         for (int e = 0; e < D; ++e) {
             const float q0 = to_f(q_s[rg * L::pitch + e]), q1 = to_f(q_s[(rg + 16) * L::pitch + e]);
 #pragma unroll
