@@ -125,7 +125,7 @@ void vlmc_layernorm_backward(int dtype, int64_t x, int64_t gamma, int64_t dy, in
 // dx[i] = act'(x[i]) * dy[i] (act codes as vlmc_activation); dx may alias dy.
 void vlmc_activation_backward(int dtype, int act, int64_t x, int64_t dy, int64_t dx, int64_t n);
 // Backward of vlmc_l2_normalize per row: n = max(||x||, eps), u = x / n: dx = (dy - <dy, u> u) / n when
-// ||x|| > eps, else dy / eps. dx may alias dy.
+// ||x|| > eps, else dy / eps (eps >= 0). dx may alias dy.
 void vlmc_l2_normalize_backward(int dtype, int64_t x, int64_t dy, int64_t dx, int64_t rows, int64_t dim, float eps);
 // Inverted dropout with the counter-based mask shared with the CPU backends: for element i (0-based over the
 // flattened tensor) z = splitmix64 finalizer of seed + (i + 1) * 0x9E3779B97F4A7C15; kept iff (uint32)(z >> 32) >=

@@ -359,7 +359,7 @@ public final class CudaBackend implements Backend {
 
     // ---- training: kernels of cuda/src/train.cu and attention_backward.cu; gradients in the operands' dtype ----
 
-    /** LayerNorm rows the backward kernel takes (its per-block dGamma/dBeta partials live in shared memory). */
+    /** The longest LayerNorm row the backward kernel takes (its dGamma/dBeta partials live in shared memory). */
     static final long MAX_LAYER_NORM_BACKWARD_DIM = 12288;
     /** Head dims the attention backward kernel takes. */
     static final long MAX_ATTENTION_BACKWARD_HEAD_DIM = 128;
@@ -382,7 +382,8 @@ public final class CudaBackend implements Backend {
         long rows = OpChecks.rows(x), dim = x.dim(-1);
         if (rows == 0 || dim == 0) return;
         if (dim > MAX_LAYER_NORM_BACKWARD_DIM) {
-            throw new IllegalArgumentException(op + ": the CUDA backend takes rows of at most " + MAX_LAYER_NORM_BACKWARD_DIM + ", got " + x);
+            throw new IllegalArgumentException(op + ": the CUDA backend takes rows of at most " + MAX_LAYER_NORM_BACKWARD_DIM
+                    + ", got " + x);
         }
         use();
         boolean params = dGamma != null || dBeta != null;
@@ -439,7 +440,9 @@ public final class CudaBackend implements Backend {
     public void l2NormalizeBackward(Tensor x, float eps, Tensor dy, Tensor dx) {
         String op = "l2NormalizeBackward";
         OpChecks.checkUnaryBackward(DType.F32, op, x, dy, dx);
-        if (!(eps >= 0f) || !Float.isFinite(eps)) throw new IllegalArgumentException(op + ": eps must be finite and >= 0, got " + eps);
+        if (!(eps >= 0f) || !Float.isFinite(eps)) {
+            throw new IllegalArgumentException(op + ": eps must be finite and >= 0, got " + eps);
+        }
         onGpu(op, x, dy, dx);
         long rows = OpChecks.rows(x), dim = x.dim(-1);
         if (rows == 0 || dim == 0) return;

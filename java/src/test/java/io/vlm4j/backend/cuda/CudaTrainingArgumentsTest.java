@@ -48,7 +48,8 @@ class CudaTrainingArgumentsTest {
             rejects("dOut must have shape", () -> cuda.attentionPackedBackward(qkv, out, s.f32(2, 5, 13), dQkv, 3, false, null));
             rejects("dQkv must have shape", () -> cuda.attentionPackedBackward(qkv, out, dOut, s.f32(2, 5, 12), 3, true, null));
             rejects("keyMask must be I32", () -> cuda.attentionPackedBackward(qkv, out, dOut, dQkv, 3, false, s.f32(2, 5)));
-            rejects("host memory", () -> cuda.attentionPackedBackward(qkv, out, dOut, dQkv, 3, true, s.allocate(DType.I32, 2, 5)));
+            Tensor mask = s.allocate(DType.I32, 2, 5);
+            rejects("host memory", () -> cuda.attentionPackedBackward(qkv, out, dOut, dQkv, 3, true, mask));
 
             rejects("x must be F32", () -> cuda.l2NormalizeBackward(half, 1e-12f, dy, dx));
             rejects("eps must be", () -> cuda.l2NormalizeBackward(x, Float.NaN, dy, dx));
@@ -88,10 +89,13 @@ class CudaTrainingArgumentsTest {
         // argument errors, found before any CUDA call
         fails("vlmc_layernorm_backward", "dim must be <= 12288",
                 () -> CudaKernels.vlmc_layernorm_backward(0, a, b, c, d, 0, 0, 0, 2, 12289, 1e-5f, 0, 0));
-        fails("vlmc_layernorm_backward", "may not alias", () -> CudaKernels.vlmc_layernorm_backward(0, a, b, c, c, 1, 0, 0, 2, 8, 1e-5f, 0, 0));
-        fails("vlmc_layernorm_backward", "workspace", () -> CudaKernels.vlmc_layernorm_backward(0, a, b, c, d, 0, ws, 0, 2, 8, 1e-5f, ws, 4));
+        fails("vlmc_layernorm_backward", "may not alias",
+                () -> CudaKernels.vlmc_layernorm_backward(0, a, b, c, c, 1, 0, 0, 2, 8, 1e-5f, 0, 0));
+        fails("vlmc_layernorm_backward", "workspace",
+                () -> CudaKernels.vlmc_layernorm_backward(0, a, b, c, d, 0, ws, 0, 2, 8, 1e-5f, ws, 4));
         fails("vlmc_activation_backward", "act must be 0..3", () -> CudaKernels.vlmc_activation_backward(0, 4, a, b, c, 10));
-        fails("vlmc_l2_normalize_backward", "dtype must be", () -> CudaKernels.vlmc_l2_normalize_backward(3, a, b, c, 2, 8, 1e-6f));
+        fails("vlmc_l2_normalize_backward", "dtype must be",
+                () -> CudaKernels.vlmc_l2_normalize_backward(3, a, b, c, 2, 8, 1e-6f));
         fails("vlmc_dropout", "p must be in [0, 1)", () -> CudaKernels.vlmc_dropout(0, a, b, 10, 1f, 1));
         fails("vlmc_adamw", "step must be >= 1", () -> CudaKernels.vlmc_adamw(a, b, c, d, 10, 1e-3f, 0.9f, 0.999f, 1e-8f, 0f, 0));
         fails("vlmc_sum_squares", "workspace of 16 bytes", () -> CudaKernels.vlmc_sum_squares(0, a, 10, ws, 16));

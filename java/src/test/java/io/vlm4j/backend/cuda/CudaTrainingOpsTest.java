@@ -110,7 +110,8 @@ class CudaTrainingOpsTest {
              TensorScope rs = new TensorScope(); TensorScope cs = new TensorScope()) {
             Tensor[] want = op.apply(ref, rs), got = op.apply(cuda, cs);
             for (int i = 0; i < want.length; i++) {
-                assertClose(dt + " " + what + " output " + i, tols[Math.min(i, tols.length - 1)], read(ref, want[i]), read(cuda, got[i]));
+                double tol = tols[Math.min(i, tols.length - 1)];
+                assertClose(dt + " " + what + " output " + i, tol, read(ref, want[i]), read(cuda, got[i]));
             }
         }
     }
@@ -183,13 +184,15 @@ class CudaTrainingOpsTest {
             float[] out;
             try (Backend ref = new ReferenceBackend(); TensorScope s = new TensorScope()) {
                 Tensor o = s.f32(b, len, w);
-                ref.attentionPacked(f32(ref, s, qkv, b, len, 3 * w), o, heads, causal, keyMask == null ? null : ints(ref, s, keyMask, b, len));
+                Tensor m = keyMask == null ? null : ints(ref, s, keyMask, b, len);
+                ref.attentionPacked(f32(ref, s, qkv, b, len, 3 * w), o, heads, causal, m);
                 out = rounded(dt, o.toFloatArray());
             }
             compare(dt, "attentionPackedBackward " + Arrays.toString(c), (be, s) -> {
                 Tensor dQkv = s.track(be.allocate(be.computeType(), b, len, 3 * w));
-                be.attentionPackedBackward(act(be, s, qkv, b, len, 3 * w), act(be, s, out, b, len, w), act(be, s, dOut, b, len, w),
-                        dQkv, heads, causal, keyMask == null ? null : ints(be, s, keyMask, b, len));
+                Tensor m = keyMask == null ? null : ints(be, s, keyMask, b, len);
+                be.attentionPackedBackward(act(be, s, qkv, b, len, 3 * w), act(be, s, out, b, len, w),
+                        act(be, s, dOut, b, len, w), dQkv, heads, causal, m);
                 return new Tensor[] {dQkv};
             }, tolerance(dt));
         }
@@ -314,12 +317,14 @@ class CudaTrainingOpsTest {
     @Test
     void rejectsBadArguments() {
         try (CudaBackend cuda = new CudaBackend(DType.BF16); TensorScope s = new TensorScope()) {
-            Tensor qkv = s.track(cuda.allocate(DType.BF16, 1, 4, 3 * 2 * 130)), out = s.track(cuda.allocate(DType.BF16, 1, 4, 2 * 130));
-            Tensor dOut = s.track(cuda.allocate(DType.BF16, 1, 4, 2 * 130)), dQkv = s.track(cuda.allocate(DType.BF16, 1, 4, 3 * 2 * 130));
+            // 2 heads of 130 (more than the kernel's 128), or 4 heads of 65
+            Tensor qkv = s.track(cuda.allocate(DType.BF16, 1, 4, 3 * 260)), out = s.track(cuda.allocate(DType.BF16, 1, 4, 260));
+            Tensor dOut = s.track(cuda.allocate(DType.BF16, 1, 4, 260)), dQkv = s.track(cuda.allocate(DType.BF16, 1, 4, 3 * 260));
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> cuda.attentionPackedBackward(qkv, out, dOut, dQkv, 2, false, null));
             assertTrue(e.getMessage().contains("head dims of at most 128"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> cuda.attentionPackedBackward(qkv, out, dOut, qkv, 4, false, null));
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> cuda.attentionPackedBackward(qkv, out, dOut, qkv, 4, false, null));
             assertTrue(e.getMessage().contains("overlaps"), e.getMessage());
             Tensor host = s.track(Tensor.allocate(DType.BF16, 5));
             e = assertThrows(IllegalArgumentException.class, () -> cuda.scale(host, 2f));
