@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU check, one call on the GPU machine (see the device notes in DEVELOPERS.md): builds the CUDA kernels and their
-# harnesses with the machine's nvcc, runs every harness (correctness vs a CPU reference, then timings), and asks the
-# Java library what it sees. Results go to $OUT (or ./gpu-results) with device, date and commit.
+# harnesses with the machine's nvcc, runs every harness (correctness vs a CPU reference, then timings; among them the
+# training kernels: cuda/build/dev/attention_backward, the attention backward vs float64 with its TFLOP/s, and
+# cuda/build/dev/train, LayerNorm/activation/L2 backward, dropout, AdamW), and asks the Java library what it sees. Results go to $OUT (or ./gpu-results) with device, date and commit.
 #   run from the repository root:  bash benchmarks/gpu/run.sh
 # Needs: nvcc, make, g++; for the Java part dist/ from benchmarks/gpu/prepare.sh (a jlinked JRE and the slim jar),
 # carried to the machine: run(command="bash benchmarks/gpu/run.sh", carry=["dist"]).

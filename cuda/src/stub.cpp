@@ -47,3 +47,16 @@ void vlmc_graph_abort() { unavailable("vlmc_graph_abort"); }
 void vlmc_graph_launch(int64_t) { unavailable("vlmc_graph_launch"); }
 void vlmc_graph_destroy(int64_t) { unavailable("vlmc_graph_destroy"); }
 int vlmc_is_capturing() { return 0; }
+int64_t vlmc_layernorm_backward_workspace(int64_t, int64_t, int) { unavailable("vlmc_layernorm_backward_workspace"); }
+void vlmc_layernorm_backward(int, int64_t, int64_t, int64_t, int64_t, int, int64_t, int64_t, int64_t, int64_t, float, int64_t,
+                             int64_t) { unavailable("vlmc_layernorm_backward"); }
+void vlmc_activation_backward(int, int, int64_t, int64_t, int64_t, int64_t) { unavailable("vlmc_activation_backward"); }
+void vlmc_l2_normalize_backward(int, int64_t, int64_t, int64_t, int64_t, int64_t, float) { unavailable("vlmc_l2_normalize_backward"); }
+void vlmc_dropout(int, int64_t, int64_t, int64_t, float, int64_t) { unavailable("vlmc_dropout"); }
+void vlmc_adamw(int64_t, int64_t, int64_t, int64_t, int64_t, float, float, float, float, float, int64_t) { unavailable("vlmc_adamw"); }
+int64_t vlmc_sum_squares_workspace() { unavailable("vlmc_sum_squares_workspace"); }
+void vlmc_sum_squares(int, int64_t, int64_t, int64_t, int64_t) { unavailable("vlmc_sum_squares"); }
+void vlmc_scale(int, int64_t, int64_t, float) { unavailable("vlmc_scale"); }
+int64_t vlmc_attention_backward_workspace(int64_t, int64_t, int64_t, int64_t) { unavailable("vlmc_attention_backward_workspace"); }
+void vlmc_attention_backward(int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float, int, int64_t,
+                             int64_t, int64_t) { unavailable("vlmc_attention_backward"); }

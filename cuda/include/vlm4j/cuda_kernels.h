@@ -109,3 +109,47 @@ void vlmc_attention(int dtype, int64_t q, int64_t ldq, int64_t stride_q, int64_t
 // per call (the default), 1 = always variant 1, 2 = always variant 2 (a call it cannot run then throws, saying
 // why). The initial value comes from the environment variable VLMC_ATTENTION_VARIANT when it holds 0, 1 or 2.
 void vlmc_attention_variant(int v);
+
+// ---- training (train.cu, attention_backward.cu): gradients in `dtype` (F32, F16, BF16), math in fp32 ----
+// Some ops need device scratch, the caller's: vlmc_*_workspace gives its size in bytes (0 = none needed); the
+// memory comes from the caller (the Java side takes it from the pool, like any tensor) and is passed with its size.
+
+// LayerNorm backward per row of x [rows, dim]: with xh = (x - mean) * rstd and g = dy * gamma,
+// dx (=|+=) rstd * (g - mean(g) - xh * mean(g * xh)); accumulate != 0 adds to dx (which then may not alias dy).
+// dgamma += sum_rows dy * xh and dbeta += sum_rows dy (float32 [dim], each may be 0), summed in a fixed order
+// (per-block partials in the workspace, then one column pass): the result does not depend on the device.
+int64_t vlmc_layernorm_backward_workspace(int64_t rows, int64_t dim, int with_param_grads);
+void vlmc_layernorm_backward(int dtype, int64_t x, int64_t gamma, int64_t dy, int64_t dx, int accumulate,
+                             int64_t dgamma, int64_t dbeta, int64_t rows, int64_t dim, float eps, int64_t workspace,
+                             int64_t workspace_bytes);
+// dx[i] = act'(x[i]) * dy[i] (act codes as vlmc_activation); dx may alias dy.
+void vlmc_activation_backward(int dtype, int act, int64_t x, int64_t dy, int64_t dx, int64_t n);
+// Backward of vlmc_l2_normalize per row: n = max(||x||, eps), u = x / n: dx = (dy - <dy, u> u) / n when
+// ||x|| > eps, else dy / eps (eps >= 0). dx may alias dy.
+void vlmc_l2_normalize_backward(int dtype, int64_t x, int64_t dy, int64_t dx, int64_t rows, int64_t dim, float eps);
+// Inverted dropout with the counter-based mask shared with the CPU backends: for element i (0-based over the
+// flattened tensor) z = splitmix64 finalizer of seed + (i + 1) * 0x9E3779B97F4A7C15; kept iff (uint32)(z >> 32) >=
+// (uint32) min(2^32 - 1, floor(p * 2^32)); kept values x / (1 - p), dropped ones 0. p in [0, 1); out may alias x.
+void vlmc_dropout(int dtype, int64_t x, int64_t out, int64_t n, float p, int64_t seed);
+// One fused AdamW step (torch.optim.AdamW) on float32 param, grad, m, v of n elements: p *= 1 - lr * wd;
+// m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= lr / (1 - b1^step) * m / (sqrt(v) / sqrt(1 - b2^step) + eps).
+void vlmc_adamw(int64_t param, int64_t grad, int64_t m, int64_t v, int64_t n, float lr, float beta1, float beta2,
+                float eps, float weight_decay, int64_t step);
+// sum x[i]^2 over n elements, accumulated in double in a fixed order, written as one double to the workspace's
+// first 8 bytes (asynchronously: read it back after the stream's work). The rest holds per-block partials.
+int64_t vlmc_sum_squares_workspace();
+void vlmc_sum_squares(int dtype, int64_t x, int64_t n, int64_t workspace, int64_t workspace_bytes);
+// x[i] = alpha * x[i] in place.
+void vlmc_scale(int dtype, int64_t x, int64_t n, float alpha);
+// Backward of attention on packed QKV (the forward is vlmc_attention with q, k, v at columns 0, W, 2W of qkv
+// [B, L, 3W], W = heads * head_dim, out [B, L, W], scale, causal = key j visible from query i iff j <= i, key_mask
+// int32 [B, L] non-zero = keep, or 0). Given out and dout [B, L, W], writes dqkv [B, L, 3W] (every element):
+// FlashAttention-2 style, recomputing the softmax: a pre-pass finds each query row's log-sum-exp and
+// D = sum(dout * out) (and zeroes the float32 dQ accumulator), then one block per (batch, head, 32 keys) walks the
+// query tiles, recomputes P = exp(S - lse), accumulates dV = P^T dO and dK = scale dS^T Q in registers (dS =
+// P (dP - D), dP = dO V^T) and adds scale dS K into dQ with atomics; a last pass converts dQ into dqkv. Fully
+// masked query rows get zero gradient. head_dim <= 128; dqkv may not overlap qkv, out or dout.
+int64_t vlmc_attention_backward_workspace(int64_t batch, int64_t heads, int64_t len, int64_t head_dim);
+void vlmc_attention_backward(int dtype, int64_t qkv, int64_t out, int64_t dout, int64_t dqkv, int64_t batch,
+                             int64_t heads, int64_t len, int64_t head_dim, float scale, int causal, int64_t key_mask,
+                             int64_t workspace, int64_t workspace_bytes);

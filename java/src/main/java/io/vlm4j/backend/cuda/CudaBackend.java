@@ -44,6 +44,19 @@ public final class CudaBackend implements Backend {
         CudaKernels.vlmc_set_stream(stream);
     }
 
+    private CudaBackend(DType compute, long stream) {
+        this.compute = compute;
+        this.stream = stream;
+    }
+
+    /**
+     * A backend that is already closed (no stream, nothing on the device): every op still runs its argument checks,
+     * which come before any device work, and then fails in {@link #use()}. For tests of those checks without a GPU.
+     */
+    static CudaBackend closedForArgumentChecks(DType compute) {
+        return new CudaBackend(compute, 0);
+    }
+
     @Override
     public String name() { return "cuda"; }
 
@@ -342,6 +355,150 @@ public final class CudaBackend implements Backend {
             return;
         }
         CudaKernels.vlmc_memcpy_2d(dst.address() + dstOffset * eb, dp, src.address() + srcOffset * eb, sp, rowLength * eb, rows);
+    }
+
+    // ---- training: kernels of cuda/src/train.cu and attention_backward.cu; gradients in the operands' dtype ----
+
+    /** The longest LayerNorm row the backward kernel takes (its dGamma/dBeta partials live in shared memory). */
+    static final long MAX_LAYER_NORM_BACKWARD_DIM = 12288;
+    /** Head dims the attention backward kernel takes. */
+    static final long MAX_ATTENTION_BACKWARD_HEAD_DIM = 128;
+
+    /** Zero-filled device scratch of at least {@code bytes} from the stream's pool, or null when none is needed. */
+    private static Tensor workspace(long bytes) {
+        return bytes <= 0 ? null : Tensor.allocate(Device.CUDA, DType.F32, (bytes + 3) / 4);
+    }
+
+    private static long bytes(Tensor t) { return t == null ? 0 : t.byteSize(); }
+
+    /** dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), g = dy·γ; dGamma/dBeta summed in a fixed order (deterministic). */
+    @Override
+    public void layerNormBackward(Tensor x, Tensor gamma, float eps, Tensor dy, Tensor dx, boolean accumulate,
+                                  Tensor dGamma, Tensor dBeta) {
+        String op = "layerNormBackward";
+        DType dt = act(op, "x", x);
+        OpChecks.checkLayerNormBackward(dt, x, gamma, eps, dy, dx, accumulate, dGamma, dBeta);
+        onGpu(op, x, gamma, dy, dx, dGamma, dBeta);
+        long rows = OpChecks.rows(x), dim = x.dim(-1);
+        if (rows == 0 || dim == 0) return;
+        if (dim > MAX_LAYER_NORM_BACKWARD_DIM) {
+            throw new IllegalArgumentException(op + ": the CUDA backend takes rows of at most " + MAX_LAYER_NORM_BACKWARD_DIM
+                    + ", got " + x);
+        }
+        use();
+        boolean params = dGamma != null || dBeta != null;
+        try (Tensor ws = workspace(CudaKernels.vlmc_layernorm_backward_workspace(rows, dim, params ? 1 : 0))) {
+            CudaKernels.vlmc_layernorm_backward(dt.code(), x.address(), gamma.address(), dy.address(), dx.address(),
+                    accumulate ? 1 : 0, addr(dGamma), addr(dBeta), rows, dim, eps, addr(ws), bytes(ws));
+        }
+    }
+
+    @Override
+    public void activationBackward(Activation act, Tensor x, Tensor dy, Tensor dx) {
+        String op = "activationBackward";
+        if (act == null) throw new IllegalArgumentException(op + ": act is null");
+        DType dt = act(op, "x", x);
+        OpChecks.checkUnaryBackward(dt, op, x, dy, dx);
+        onGpu(op, x, dy, dx);
+        if (x.numel() == 0) return;
+        use();
+        CudaKernels.vlmc_activation_backward(dt.code(), act.code(), x.address(), dy.address(), dx.address(), x.numel());
+    }
+
+    /**
+     * FlashAttention-2-style backward reading q, k, v in place from qkv and writing dQkv packed the same way; the
+     * softmax is recomputed (log-sum-exp pre-pass), dQ is accumulated in an fp32 workspace.
+     */
+    @Override
+    public void attentionPackedBackward(Tensor qkv, Tensor out, Tensor dOut, Tensor dQkv, int heads, boolean causal,
+                                        Tensor keyMask) {
+        String op = "attentionPackedBackward";
+        DType dt = act(op, "qkv", qkv);
+        long w = OpChecks.attentionPackedBackward(dt, qkv, out, dOut, dQkv, heads, keyMask);
+        onGpu(op, qkv, out, dOut, dQkv, keyMask);
+        long b = qkv.dim(0), len = qkv.dim(1), headDim = w / heads;
+        if (b == 0 || len == 0 || w == 0) return;
+        if (headDim > MAX_ATTENTION_BACKWARD_HEAD_DIM) {
+            throw new IllegalArgumentException(op + ": the CUDA backend takes head dims of at most "
+                    + MAX_ATTENTION_BACKWARD_HEAD_DIM + ", got " + headDim);
+        }
+        for (Tensor t : new Tensor[] {qkv, out, dOut}) {
+            if (overlaps(dQkv, t)) throw new IllegalArgumentException(op + ": dQkv overlaps " + t);
+        }
+        use();
+        try (Tensor ws = workspace(CudaKernels.vlmc_attention_backward_workspace(b, heads, len, headDim))) {
+            CudaKernels.vlmc_attention_backward(dt.code(), qkv.address(), out.address(), dOut.address(), dQkv.address(), b,
+                    heads, len, headDim, (float) (1.0 / Math.sqrt(headDim)), causal ? 1 : 0, addr(keyMask), addr(ws), bytes(ws));
+        }
+    }
+
+    private static boolean overlaps(Tensor a, Tensor b) {
+        return a.address() < b.address() + b.byteSize() && b.address() < a.address() + a.byteSize();
+    }
+
+    @Override
+    public void l2NormalizeBackward(Tensor x, float eps, Tensor dy, Tensor dx) {
+        String op = "l2NormalizeBackward";
+        OpChecks.checkUnaryBackward(DType.F32, op, x, dy, dx);
+        if (!(eps >= 0f) || !Float.isFinite(eps)) {
+            throw new IllegalArgumentException(op + ": eps must be finite and >= 0, got " + eps);
+        }
+        onGpu(op, x, dy, dx);
+        long rows = OpChecks.rows(x), dim = x.dim(-1);
+        if (rows == 0 || dim == 0) return;
+        use();
+        CudaKernels.vlmc_l2_normalize_backward(DType.F32.code(), x.address(), dy.address(), dx.address(), rows, dim, eps);
+    }
+
+    /** The CPU backends' counter-based mask, bit for bit (cuda/src/train.cu). */
+    @Override
+    public void dropout(Tensor x, float p, long seed, Tensor out) {
+        DType dt = act("dropout", "x", x);
+        OpChecks.checkDropout(dt, x, p, out);
+        onGpu("dropout", x, out);
+        if (x.numel() == 0) return;
+        use();
+        CudaKernels.vlmc_dropout(dt.code(), x.address(), out.address(), x.numel(), p, seed);
+    }
+
+    @Override
+    public void adamw(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                      float weightDecay, long step) {
+        OpChecks.checkAdamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
+        onGpu("adamw", param, grad, m, v);
+        if (param.numel() == 0) return;
+        use();
+        CudaKernels.vlmc_adamw(param.address(), grad.address(), m.address(), v.address(), param.numel(), lr, beta1, beta2, eps,
+                weightDecay, step);
+    }
+
+    /**
+     * Σ x² in double (fixed-order block partials, so the same on every run), read back to the host: not allowed while
+     * a CUDA graph is being captured.
+     */
+    @Override
+    public double sumSquares(Tensor x) {
+        DType dt = act("sumSquares", "x", x);
+        onGpu("sumSquares", x);
+        if (x.numel() == 0) return 0;
+        use();
+        if (CudaKernels.vlmc_is_capturing() != 0) {
+            throw new IllegalStateException("sumSquares reads its result back to the host, which a CUDA graph capture forbids");
+        }
+        try (Tensor ws = workspace(CudaKernels.vlmc_sum_squares_workspace()); Tensor host = Tensor.allocate(DType.F32, 2)) {
+            CudaKernels.vlmc_sum_squares(dt.code(), x.address(), x.numel(), ws.address(), ws.byteSize());
+            host.copyFrom(ws.view(0, 2));  // the double in the workspace's first 8 bytes
+            return host.asByteBuffer().getDouble(0);
+        }
+    }
+
+    @Override
+    public void scale(Tensor x, float alpha) {
+        DType dt = act("scale", "x", x);
+        onGpu("scale", x);
+        if (x.numel() == 0) return;
+        use();
+        CudaKernels.vlmc_scale(dt.code(), x.address(), x.numel(), alpha);
     }
 
     /** Waits for the stream's work and destroys it; the backend cannot be used afterwards. */

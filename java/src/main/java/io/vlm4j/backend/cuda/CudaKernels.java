@@ -68,4 +68,22 @@ public final class CudaKernels {
                                              int causal, long keyMask);
     /** 0 = choose per call (default), 1 or 2 = force that attention variant (see cuda_kernels.h). */
     public static native void vlmc_attention_variant(int v);
+
+    // training (train.cu, attention_backward.cu); workspaces: device scratch of the size the *_workspace call gives
+    public static native long vlmc_layernorm_backward_workspace(long rows, long dim, int withParamGrads);
+    public static native void vlmc_layernorm_backward(int dtype, long x, long gamma, long dy, long dx, int accumulate,
+                                                      long dgamma, long dbeta, long rows, long dim, float eps,
+                                                      long workspace, long workspaceBytes);
+    public static native void vlmc_activation_backward(int dtype, int act, long x, long dy, long dx, long n);
+    public static native void vlmc_l2_normalize_backward(int dtype, long x, long dy, long dx, long rows, long dim, float eps);
+    public static native void vlmc_dropout(int dtype, long x, long out, long n, float p, long seed);
+    public static native void vlmc_adamw(long param, long grad, long m, long v, long n, float lr, float beta1, float beta2,
+                                         float eps, float weightDecay, long step);
+    public static native long vlmc_sum_squares_workspace();
+    public static native void vlmc_sum_squares(int dtype, long x, long n, long workspace, long workspaceBytes);
+    public static native void vlmc_scale(int dtype, long x, long n, float alpha);
+    public static native long vlmc_attention_backward_workspace(long batch, long heads, long len, long headDim);
+    public static native void vlmc_attention_backward(int dtype, long qkv, long out, long dout, long dqkv, long batch,
+                                                      long heads, long len, long headDim, float scale, int causal,
+                                                      long keyMask, long workspace, long workspaceBytes);
 }
