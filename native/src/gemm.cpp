@@ -169,7 +169,11 @@ int64_t b_block_floats(const Problem& pr, const Spec& s) {
 }
 int64_t a_block_floats(const Spec& s) { return s.mc * s.kc; }
 
-void gemm_serial(const Problem& pr, const Spec& s, float* abuf, float* bbuf) {
+// Offset of column block jc in a pre-packed B (vlm_gemm_pack_b_f32): every earlier block is a full NC wide.
+int64_t packed_offset(const Spec& s, int64_t jc, int64_t k) { return jc / s.nc * ceil_div(s.nc, s.nr) * s.nr * k; }
+
+// packed: op(B) already packed for all of K (vlm_gemm_pack_b_f32), or null to pack it here into bbuf.
+void gemm_serial(const Problem& pr, const Spec& s, float* abuf, float* bbuf, const float* packed) {
     const KSplit ks(pr.k, s.kc);
     const bool direct = direct_a(pr);
     for (int64_t jc = 0; jc < pr.n; jc += s.nc) {
@@ -177,14 +181,19 @@ void gemm_serial(const Problem& pr, const Spec& s, float* abuf, float* bbuf) {
         const int64_t panels = ceil_div(ncur, s.nr);
         for (int64_t kb = 0; kb < ks.count; ++kb) {
             const int64_t p0 = kb * ks.depth, kc = std::min(ks.depth, pr.k - p0);
-            for (int64_t q = 0; q < panels; ++q) {
-                const int cols = static_cast<int>(std::min<int64_t>(s.nr, ncur - q * s.nr));
-                pack_b(pr, s, p0, kc, jc + q * s.nr, cols, bbuf + q * s.nr * kc);
+            const float* bp = bbuf;
+            if (packed) {
+                bp = packed + packed_offset(s, jc, pr.k) + p0 * panels * s.nr;
+            } else {
+                for (int64_t q = 0; q < panels; ++q) {
+                    const int cols = static_cast<int>(std::min<int64_t>(s.nr, ncur - q * s.nr));
+                    pack_b(pr, s, p0, kc, jc + q * s.nr, cols, bbuf + q * s.nr * kc);
+                }
             }
             for (int64_t ic = 0; ic < pr.m; ic += s.mc) {
                 const int64_t rows = std::min(s.mc, pr.m - ic);
                 prepare_a(pr, s, direct, ic, rows, p0, kc, abuf);
-                compute(pr, s, direct, abuf, ic, rows, p0, bbuf, jc, 0, panels, kc, kb == 0, kb == ks.count - 1);
+                compute(pr, s, direct, abuf, ic, rows, p0, bp, jc, 0, panels, kc, kb == 0, kb == ks.count - 1);
             }
         }
     }
@@ -215,14 +224,15 @@ Split plan_split(int64_t m_tiles, int64_t panels, int64_t mb_min, int nt) {
 // up at every barrier), and the item's C block stays in L2 from one K block to the next.
 constexpr int64_t b_pass_floats = int64_t(4) << 20;
 
-void gemm_parallel(const Problem& pr, const Spec& s, int nt) {
+void gemm_parallel(const Problem& pr, const Spec& s, int nt, const float* packed) {
     const int64_t m_tiles = ceil_div(pr.m, s.mr);
     const int64_t panels_max = ceil_div(std::min(pr.n, s.nc), s.nr);
     const Split sp = plan_split(m_tiles, panels_max, ceil_div(pr.m, s.mc), nt);
     const int64_t mb = sp.mb, ns = sp.ns, items = mb * ns;
     const KSplit ks(pr.k, s.kc);
-    const int64_t kb_per_pass = std::max<int64_t>(1, b_pass_floats / (panels_max * s.nr * ks.depth));
-    const int64_t b_size = panels_max * s.nr * ks.depth * std::min(kb_per_pass, ks.count), a_size = a_block_floats(s);
+    // pre-packed B: one pass over all of K, nothing to pack, no barrier but the loop's
+    const int64_t kb_per_pass = packed ? ks.count : std::max<int64_t>(1, b_pass_floats / (panels_max * s.nr * ks.depth));
+    const int64_t b_size = packed ? 0 : panels_max * s.nr * ks.depth * std::min(kb_per_pass, ks.count), a_size = a_block_floats(s);
     float* const base = tl_scratch.get(b_size + nt * a_size);
     const bool direct = direct_a(pr);
 
@@ -236,8 +246,9 @@ void gemm_parallel(const Problem& pr, const Spec& s, int nt) {
                 const int64_t kb1 = std::min(ks.count, kb0 + kb_per_pass);
                 // K block kb of the pass starts at base + (p0 - pass start) * panels * nr, panels kc x nr each.
                 const int64_t pass_p0 = kb0 * ks.depth;
+                const float* const bb = packed ? packed + packed_offset(s, jc, pr.k) : base;
 #pragma omp for schedule(dynamic, 4)
-                for (int64_t t = 0; t < (kb1 - kb0) * panels; ++t) {
+                for (int64_t t = 0; t < (packed ? 0 : (kb1 - kb0) * panels); ++t) {
                     const int64_t kb = kb0 + t / panels, q = t % panels;
                     const int64_t p0 = kb * ks.depth, kc = std::min(ks.depth, pr.k - p0);
                     const int cols = static_cast<int>(std::min<int64_t>(s.nr, ncur - q * s.nr));
@@ -254,7 +265,7 @@ void gemm_parallel(const Problem& pr, const Spec& s, int nt) {
                     for (int64_t kb = kb0; kb < kb1; ++kb) {
                         const int64_t p0 = kb * ks.depth, kc = std::min(ks.depth, pr.k - p0);
                         prepare_a(pr, s, direct, i0, i1 - i0, p0, kc, abuf);
-                        compute(pr, s, direct, abuf, i0, i1 - i0, p0, base + (p0 - pass_p0) * panels * s.nr, jc,
+                        compute(pr, s, direct, abuf, i0, i1 - i0, p0, bb + (p0 - pass_p0) * panels * s.nr, jc,
                                 q0, q1, kc, kb == 0, kb == ks.count - 1);
                     }
                 }
@@ -293,13 +304,14 @@ void check_ld(const char* fn, const char* name, int64_t ld, int64_t need, const 
 }  // namespace
 }  // namespace vlm::gemm_detail
 
-void vlm_gemm_f32(int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
-                  const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb, int64_t stride_b,
-                  float beta, float* c, int64_t ldc, int64_t stride_c, const float* bias, int act, const float* r,
-                  int64_t ldr, int64_t stride_r) {
-    using namespace vlm;
-    using namespace vlm::gemm_detail;
-    static const char* fn = "vlm_gemm_f32";
+namespace vlm::gemm_detail {
+namespace {
+
+// vlm_gemm_f32 and vlm_gemm_f32_packed: packed is null, or op(B) pre-packed (then b is only for the checks' shapes).
+void gemm_f32(const char* fn, int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
+              const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb, int64_t stride_b,
+              float beta, float* c, int64_t ldc, int64_t stride_c, const float* bias, int act, const float* r,
+              int64_t ldr, int64_t stride_r, const float* packed) {
     if (trans_a != 0 && trans_a != 1) fail(fn, "trans_a must be 0 or 1 (got ", trans_a, ")");
     if (trans_b != 0 && trans_b != 1) fail(fn, "trans_b must be 0 or 1 (got ", trans_b, ")");
     check_pos(fn, batch, "batch");
@@ -308,7 +320,7 @@ void vlm_gemm_f32(int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n,
     check_pos(fn, k, "k");
     if (act < 0 || act > 3) fail(fn, "act must be 0 (none), 1 (gelu), 2 (quick_gelu) or 3 (gelu_tanh), got ", act);
     check_ptr(fn, a, "a");
-    check_ptr(fn, b, "b");
+    if (!packed) check_ptr(fn, b, "b");
     check_ptr(fn, c, "c");
     check_ld(fn, "lda", lda, trans_a ? m : k, trans_a ? "A is k x m, transposed" : "A is m x k");
     check_ld(fn, "ldb", ldb, trans_b ? k : n, trans_b ? "B is n x k, transposed" : "B is k x n");
@@ -319,7 +331,7 @@ void vlm_gemm_f32(int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n,
     check_nonneg(fn, stride_r, "stride_r");
     if (r) check_ld(fn, "ldr", ldr, n, "R is m x n");
     extent(fn, batch, stride_a, trans_a ? k : m, lda, trans_a ? m : k);
-    extent(fn, batch, stride_b, trans_b ? n : k, ldb, trans_b ? k : n);
+    if (!packed) extent(fn, batch, stride_b, trans_b ? n : k, ldb, trans_b ? k : n);
     const int64_t c_ext = extent(fn, batch, stride_c, m, ldc, n);
     // Batches of C must not overlap: the batch loop runs in parallel and each C is written several times.
     if (batch > 1 && stride_c < (m - 1) * ldc + n)
@@ -356,11 +368,11 @@ void vlm_gemm_f32(int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n,
     int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
     nt = static_cast<int>(std::max(1.0, std::min<double>(nt, flops * batch / 1.5e6)));
     const Problem p0 = problem(0);
-    const int64_t a_size = a_block_floats(s), b_size = b_block_floats(p0, s);
+    const int64_t a_size = a_block_floats(s), b_size = packed ? 0 : b_block_floats(p0, s);
 
     if (nt == 1) {
         float* const base = tl_scratch.get(a_size + b_size);
-        for (int64_t bi = 0; bi < batch; ++bi) gemm_serial(problem(bi), s, base, base + a_size);
+        for (int64_t bi = 0; bi < batch; ++bi) gemm_serial(problem(bi), s, base, base + a_size, packed);
         return;
     }
     // Many problems (attention heads) or small ones: whole problems per thread, each with its own buffers, no
@@ -377,7 +389,7 @@ void vlm_gemm_f32(int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n,
             }
 #pragma omp for schedule(dynamic, 1)
             for (int64_t bi = 0; bi < batch; ++bi)
-                if (base) gemm_serial(problem(bi), s, base, base + a_size);
+                if (base) gemm_serial(problem(bi), s, base, base + a_size, packed);
         }
         if (no_memory) throw std::bad_alloc();
         return;
@@ -385,10 +397,77 @@ void vlm_gemm_f32(int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n,
     const int nt_one = static_cast<int>(std::max(1.0, std::min<double>(nt, flops / 1.5e6)));
     for (int64_t bi = 0; bi < batch; ++bi) {
         if (nt_one > 1) {
-            gemm_parallel(problem(bi), s, nt_one);
+            gemm_parallel(problem(bi), s, nt_one, packed);
         } else {
             float* const base = tl_scratch.get(a_size + b_size);
-            gemm_serial(problem(bi), s, base, base + a_size);
+            gemm_serial(problem(bi), s, base, base + a_size, packed);
         }
     }
+}
+
+}  // namespace
+}  // namespace vlm::gemm_detail
+
+void vlm_gemm_f32(int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float* a, int64_t lda, int64_t stride_a, const float* b, int64_t ldb, int64_t stride_b,
+                  float beta, float* c, int64_t ldc, int64_t stride_c, const float* bias, int act, const float* r,
+                  int64_t ldr, int64_t stride_r) {
+    vlm::gemm_detail::gemm_f32("vlm_gemm_f32", trans_a, trans_b, batch, m, n, k, alpha, a, lda, stride_a, b, ldb, stride_b,
+                               beta, c, ldc, stride_c, bias, act, r, ldr, stride_r, nullptr);
+}
+
+int64_t vlm_gemm_packed_b_floats(int64_t k, int64_t n) {
+    using namespace vlm::gemm_detail;
+    static const char* fn = "vlm_gemm_packed_b_floats";
+    vlm::check_pos(fn, k, "k");
+    vlm::check_pos(fn, n, "n");
+    const Spec& s = spec_for(vlm::simd_level());
+    int64_t total = 0;
+    for (int64_t jc = 0; jc < n; jc += s.nc)
+        if (__builtin_add_overflow(total, vlm::mul_checked(fn, ceil_div(std::min(s.nc, n - jc), s.nr) * s.nr, k), &total)) vlm::fail(fn, "size overflow");
+    return total;
+}
+
+void vlm_gemm_pack_b_f32(int trans_b, int64_t k, int64_t n, const float* b, int64_t ldb, float* dst, int64_t dst_floats) {
+    using namespace vlm::gemm_detail;
+    static const char* fn = "vlm_gemm_pack_b_f32";
+    if (trans_b != 0 && trans_b != 1) vlm::fail(fn, "trans_b must be 0 or 1 (got ", trans_b, ")");
+    const int64_t need = vlm_gemm_packed_b_floats(k, n);
+    vlm::check_ptr(fn, b, "b");
+    vlm::check_ptr(fn, dst, "dst");
+    check_ld(fn, "ldb", ldb, trans_b ? k : n, trans_b ? "B is n x k, transposed" : "B is k x n");
+    extent(fn, 1, 0, trans_b ? n : k, ldb, trans_b ? k : n);
+    if (dst_floats != need) vlm::fail(fn, "dst holds ", dst_floats, " floats, the packed B needs ", need);
+    const Spec& s = spec_for(vlm::simd_level());
+    Problem pr{};
+    pr.tb = trans_b == 1;
+    pr.k = k;
+    pr.n = n;
+    pr.b = b;
+    pr.ldb = ldb;
+    const KSplit ks(k, s.kc);
+    const int64_t blocks = ceil_div(n, s.nc);
+#pragma omp parallel for collapse(2) schedule(dynamic, 1)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+        for (int64_t kb = 0; kb < ks.count; ++kb) {
+            const int64_t jc = blk * s.nc, ncur = std::min(s.nc, n - jc), panels = ceil_div(ncur, s.nr);
+            const int64_t p0 = kb * ks.depth, kc = std::min(ks.depth, k - p0);
+            float* base = dst + packed_offset(s, jc, k) + p0 * panels * s.nr;
+            for (int64_t q = 0; q < panels; ++q)
+                pack_b(pr, s, p0, kc, jc + q * s.nr, static_cast<int>(std::min<int64_t>(s.nr, ncur - q * s.nr)), base + q * s.nr * kc);
+        }
+    }
+}
+
+void vlm_gemm_f32_packed(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, int64_t stride_a,
+                         const float* packed_b, int64_t packed_floats, float* c, int64_t ldc, int64_t stride_c,
+                         const float* bias, int act, const float* r, int64_t ldr, int64_t stride_r) {
+    static const char* fn = "vlm_gemm_f32_packed";
+    vlm::check_pos(fn, k, "k");
+    vlm::check_pos(fn, n, "n");
+    vlm::check_ptr(fn, packed_b, "packed_b");
+    const int64_t need = vlm_gemm_packed_b_floats(k, n);
+    if (packed_floats != need) vlm::fail(fn, "packed_b holds ", packed_floats, " floats, a packed ", k, " x ", n, " B has ", need);
+    vlm::gemm_detail::gemm_f32(fn, 0, 1, batch, m, n, k, 1.0f, a, lda, stride_a, nullptr, k, 0, 0.0f, c, ldc, stride_c, bias, act,
+                               r, ldr, stride_r, packed_b);
 }

@@ -34,6 +34,15 @@ void vlm_gemm_f32(int trans_a, int trans_b, int64_t batch, int64_t m, int64_t n,
                   float beta, float* c, int64_t ldc, int64_t stride_c,
                   const float* bias, int act, const float* r, int64_t ldr, int64_t stride_r);
 
+// Pre-packed B for repeated products with one weight (a linear layer's W [n, k] with trans_b = 1): the panels
+// vlm_gemm_f32 would pack on every call, packed once for this machine's SIMD path. vlm_gemm_packed_b_floats gives the
+// size; vlm_gemm_f32_packed is vlm_gemm_f32 with trans_a = 0, op(B) the packed matrix shared by the batch, alpha 1, beta 0.
+int64_t vlm_gemm_packed_b_floats(int64_t k, int64_t n);
+void vlm_gemm_pack_b_f32(int trans_b, int64_t k, int64_t n, const float* b, int64_t ldb, float* dst, int64_t dst_floats);
+void vlm_gemm_f32_packed(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, int64_t stride_a,
+                         const float* packed_b, int64_t packed_floats, float* c, int64_t ldc, int64_t stride_c,
+                         const float* bias, int act, const float* r, int64_t ldr, int64_t stride_r);
+
 // 1 when vlm_gemm_bf16 can run here (AVX-512 with avx512_bf16, and the AVX-512 path not disabled).
 int vlm_has_bf16_gemm();
 // C[M, N] = act(A · Wᵀ + bias) + R: A [M, K] F32 (lda), W [N, K] BF16 (ldw), bias [N] F32 or 0, R [M, N] F32 (ldr) or

@@ -113,6 +113,21 @@ public interface Backend extends AutoCloseable {
                 residual == null ? null : residual.reshape(rows, n), out.reshape(rows, n));
     }
 
+    /**
+     * A linear weight [N, K] prepared for repeated {@link #linear} calls: the CPU backend packs an F32 weight once into
+     * its GEMM panels (the work every call would otherwise redo, reading the weight from memory each time). Returns null
+     * when there is nothing to prepare. The result belongs to the caller, fits only this backend and is valid only while
+     * the weight's values stay unchanged (prepare again after merging an adapter into it).
+     */
+    default Tensor prepareLinearWeight(Tensor weight) {
+        return null;
+    }
+
+    /** {@link #linear(Tensor, Tensor, Tensor, Activation, Tensor, Tensor)} with the weight's prepared form (or null). */
+    default void linear(Tensor x, Tensor weight, Tensor prepared, Tensor bias, Activation act, Tensor residual, Tensor out) {
+        linear(x, weight, bias, act, residual, out);
+    }
+
     /** Conv2d with kernel = stride = P, no padding: pixels [B, C, H, W], weight [D, C, P, P], bias [D] or null, out [B, (H/P)·(W/P), D]. */
     void patchEmbed(Tensor pixels, Tensor weight, Tensor bias, Tensor out);
 

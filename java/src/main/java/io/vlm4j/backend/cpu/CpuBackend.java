@@ -97,6 +97,60 @@ public final class CpuBackend implements Backend {
                 residual == null ? 0 : residual.address(), n, m * n);
     }
 
+    /**
+     * Whether F32 linear weights are pre-packed at load ({@link #prepareLinearWeight}): faster repeated products (the
+     * weights are not re-read and re-packed per call) for a second copy of the weights in memory. On unless the system
+     * property {@code vlm4j.cpu.prepack} is {@code false}.
+     */
+    public static boolean prepackEnabled() {
+        return !"false".equalsIgnoreCase(System.getProperty("vlm4j.cpu.prepack", "true"));
+    }
+
+    /** Floats before the packed panels of a prepared weight: n, k and the weight's address, then padding to 64 bytes. */
+    private static final int PREPARED_HEADER = 16;
+
+    @Override
+    public Tensor prepareLinearWeight(Tensor weight) {
+        OpChecks.requireOpen("prepareLinearWeight", "weight", weight);
+        if (!prepackEnabled() || weight.dtype() != DType.F32 || weight.rank() != 2 || weight.numel() == 0) return null;
+        long n = weight.dim(0), k = weight.dim(1);
+        long floats = NativeKernels.vlm_gemm_packed_b_floats(k, n);
+        Tensor packed = Tensor.allocate(DType.F32, PREPARED_HEADER + floats);
+        try {
+            packed.asByteBuffer().order(java.nio.ByteOrder.nativeOrder()).asLongBuffer().put(new long[] {n, k, weight.address()});
+            NativeKernels.vlm_gemm_pack_b_f32(1, k, n, weight.address(), k, packed.address() + PREPARED_HEADER * Float.BYTES, floats);
+            return packed;
+        } catch (RuntimeException e) {
+            packed.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void linear(Tensor x, Tensor weight, Tensor prepared, Tensor bias, Activation act, Tensor residual, Tensor out) {
+        if (prepared == null || weight.dtype() != DType.F32) {
+            linear(x, weight, bias, act, residual, out);
+            return;
+        }
+        long k = x.dim(-1), rows = x.numel() / Math.max(1, k), n = weight.dim(0);
+        OpChecks.requireShape("linear", "out", out, OpChecks.withLast(x.shape(), n));
+        Tensor x2 = x.reshape(rows, k), out2 = out.reshape(rows, n), r2 = residual == null ? null : residual.reshape(rows, n);
+        OpChecks.matmul(x2, false, weight, true, bias, r2, out2);
+        OpChecks.requireF32("linear", "prepared", prepared);
+        long floats = NativeKernels.vlm_gemm_packed_b_floats(k, n);
+        long[] header = new long[3];
+        if (prepared.numel() == PREPARED_HEADER + floats) {
+            prepared.asByteBuffer().order(java.nio.ByteOrder.nativeOrder()).asLongBuffer().get(header);
+        }
+        if (header[0] != n || header[1] != k || header[2] != weight.address()) {
+            throw new IllegalArgumentException("linear: the prepared weight " + prepared + " is not the packed form of " + weight);
+        }
+        if (rows == 0) return;
+        NativeKernels.vlm_gemm_f32_packed(1, rows, n, k, x2.address(), k, rows * k, prepared.address() + PREPARED_HEADER * Float.BYTES,
+                floats, out2.address(), n, rows * n, bias == null ? 0 : bias.address(), act.code(), r2 == null ? 0 : r2.address(), n,
+                rows * n);
+    }
+
     /** F32 activations times BF16 weights [N, K] (the linear-layer layout), shared across any leading batch of a. */
     private void matmulBf16(Tensor a, boolean transA, Tensor b, boolean transB, Tensor bias, Activation act, Tensor residual,
                             Tensor out) {

@@ -32,6 +32,16 @@ public final class NativeKernels {
     public static native void vlm_convert(int srcDtype, @Cast("const void*") long src, int dstDtype,
                                           @Cast("void*") long dst, long n);
 
+    public static native long vlm_gemm_packed_b_floats(long k, long n);
+
+    public static native void vlm_gemm_pack_b_f32(int transB, long k, long n, @Cast("const float*") long b, long ldb,
+                                                  @Cast("float*") long dst, long dstFloats);
+
+    public static native void vlm_gemm_f32_packed(long batch, long m, long n, long k, @Cast("const float*") long a, long lda, long strideA,
+                                                  @Cast("const float*") long packedB, long packedFloats,
+                                                  @Cast("float*") long c, long ldc, long strideC, @Cast("const float*") long bias, int act,
+                                                  @Cast("const float*") long r, long ldr, long strideR);
+
     public static native int vlm_has_bf16_gemm();
 
     public static native void vlm_gemm_bf16(long m, long n, long k, long a, long lda, long w, long ldw, long bias, int act,

@@ -43,6 +43,7 @@ final class ClipEncoder implements AutoCloseable {
     private final TensorScope params;  // weights, on the backend's device
     private final DType compute;       // activations and matmul weights
     private final String prefix;       // HF module path of the encoder, e.g. vision_model.encoder
+    private Tensor[][] prepared;       // [layer][QKV, OUT, FC1, FC2]: the backend's prepared weights, or nulls
 
     ClipEncoder(Backend backend, WeightSource weights, String prefix, int layerCount, int width, int mlpWidth,
                 int heads, double eps, Activation act) throws IOException {
@@ -63,6 +64,39 @@ final class ClipEncoder implements AutoCloseable {
             throw e;
         }
         this.layers = List.copyOf(list);
+        try {
+            prepareWeights();
+        } catch (RuntimeException e) {
+            params.close();
+            throw e;
+        }
+    }
+
+    /** (Re)builds the backend's prepared form of every linear weight (after loading, and after merging adapters). */
+    private void prepareWeights() {
+        releasePrepared();
+        Tensor[][] p = new Tensor[layers.size()][4];
+        try {
+            for (int i = 0; i < layers.size(); i++) {
+                Layer l = layers.get(i);
+                Tensor[] w = {l.qkvWeight(), l.outWeight(), l.fc1Weight(), l.fc2Weight()};
+                for (int j = 0; j < 4; j++) p[i][j] = backend.prepareLinearWeight(w[j]);
+            }
+        } catch (RuntimeException e) {
+            for (Tensor[] row : p) for (Tensor t : row) if (t != null) t.close();
+            throw e;
+        }
+        prepared = p;
+    }
+
+    private void releasePrepared() {
+        if (prepared == null) return;
+        for (Tensor[] row : prepared) for (Tensor t : row) if (t != null) t.close();
+        prepared = null;
+    }
+
+    private Tensor prep(int layer, int which) {
+        return prepared == null ? null : prepared[layer][which];
     }
 
     private Layer loadLayer(WeightSource w, String p) throws IOException {
@@ -112,20 +146,20 @@ final class ClipEncoder implements AutoCloseable {
                 Layer l = layers.get(i);
                 LoraSite[] s = sites == null ? NO_SITES : sites[i];
                 backend.layerNorm(cur, l.ln1Gamma(), l.ln1Beta(), eps, h);
-                backend.linear(h, l.qkvWeight(), l.qkvBias(), Activation.NONE, null, qkv);
+                backend.linear(h, l.qkvWeight(), prep(i, QKV), l.qkvBias(), Activation.NONE, null, qkv);
                 lora(s[QKV], h, qkv, null, false, scratch);
                 backend.attentionPacked(qkv, attn, heads, causal, keyMask);
-                backend.linear(attn, l.outWeight(), l.outBias(), Activation.NONE, cur, other);   // other = cur + o
+                backend.linear(attn, l.outWeight(), prep(i, OUT), l.outBias(), Activation.NONE, cur, other);   // other = cur + o
                 lora(s[OUT], attn, other, null, false, scratch);
                 backend.layerNorm(other, l.ln2Gamma(), l.ln2Beta(), eps, h);
                 if (s[FC1] == null) {
-                    backend.linear(h, l.fc1Weight(), l.fc1Bias(), act, null, mlp);
+                    backend.linear(h, l.fc1Weight(), prep(i, FC1), l.fc1Bias(), act, null, mlp);
                 } else {  // the adapter adds before the activation: no fused epilogue
-                    backend.linear(h, l.fc1Weight(), l.fc1Bias(), Activation.NONE, null, mlp);
+                    backend.linear(h, l.fc1Weight(), prep(i, FC1), l.fc1Bias(), Activation.NONE, null, mlp);
                     lora(s[FC1], h, mlp, null, false, scratch);
                     backend.activation(act, mlp, mlp);
                 }
-                backend.linear(mlp, l.fc2Weight(), l.fc2Bias(), Activation.NONE, other, cur);  // cur = other + m
+                backend.linear(mlp, l.fc2Weight(), prep(i, FC2), l.fc2Bias(), Activation.NONE, other, cur);  // cur = other + m
                 lora(s[FC2], mlp, cur, null, false, scratch);
                 if (observer != null) observer.afterLayer(i + 1, cur);
             }
@@ -203,6 +237,7 @@ final class ClipEncoder implements AutoCloseable {
                 for (int j = 0; j < 4; j++) if (sites[i][j] != null) sites[i][j].mergeInto(w[j], sign, scratch);
             }
         }
+        prepareWeights();  // the merged values
     }
 
     /** y += the site's adapter term (no-op without a site); t: where x·Âᵀ goes, or null for scratch. */
@@ -261,17 +296,17 @@ final class ClipEncoder implements AutoCloseable {
         for (int j = 0; j < 4; j++) if (s[j] != null) tp.t[j] = store.allocate(compute, rows, s[j].rankSum());
         try (TensorScope tmp = new TensorScope(backend.device())) {  // not kept: dropout inputs, act(pre)
             backend.layerNorm(in, l.ln1Gamma(), l.ln1Beta(), eps, tp.h1);
-            backend.linear(tp.h1, l.qkvWeight(), l.qkvBias(), Activation.NONE, null, tp.qkv);
+            backend.linear(tp.h1, l.qkvWeight(), prep(i, QKV), l.qkvBias(), Activation.NONE, null, tp.qkv);
             lora(s[QKV], tp.h1, tp.qkv, tp.t[QKV], true, tmp);
             backend.attentionPacked(tp.qkv, tp.attn, heads, causal, keyMask);
-            backend.linear(tp.attn, l.outWeight(), l.outBias(), Activation.NONE, in, tp.mid);
+            backend.linear(tp.attn, l.outWeight(), prep(i, OUT), l.outBias(), Activation.NONE, in, tp.mid);
             lora(s[OUT], tp.attn, tp.mid, tp.t[OUT], true, tmp);
             backend.layerNorm(tp.mid, l.ln2Gamma(), l.ln2Beta(), eps, tp.h2);
-            backend.linear(tp.h2, l.fc1Weight(), l.fc1Bias(), Activation.NONE, null, tp.pre);
+            backend.linear(tp.h2, l.fc1Weight(), prep(i, FC1), l.fc1Bias(), Activation.NONE, null, tp.pre);
             lora(s[FC1], tp.h2, tp.pre, tp.t[FC1], true, tmp);
             Tensor a = tmp.allocate(compute, b, len, mlpWidth);
             backend.activation(act, tp.pre, a);
-            backend.linear(a, l.fc2Weight(), l.fc2Bias(), Activation.NONE, tp.mid, out);
+            backend.linear(a, l.fc2Weight(), prep(i, FC2), l.fc2Bias(), Activation.NONE, tp.mid, out);
             lora(s[FC2], a, out, tp.t[FC2], true, tmp);
         }
         return tp;
@@ -379,6 +414,7 @@ final class ClipEncoder implements AutoCloseable {
     @Override
     public void close() {
         detach();
+        releasePrepared();
         params.close();
     }
 }
