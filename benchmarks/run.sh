@@ -29,14 +29,20 @@ for a in ${archs//,/ }; do
   [ -f "$onnx/$slug/vision.onnx" ] && onnx_models+=("$onnx/$slug")
 done
 results=target/jmh-results.json
+train_results=target/jmh-train.json
 args=(-w "${t}s" -r "${t}s" -wi 2 -i 5 -f 1 -rf json -rff "$results")
 if [ ${#onnx_models[@]} -gt 0 ]; then
   models=$(IFS=,; echo "${onnx_models[*]}")
   java -jar "$jar" "OpBenchmark|SgemmBenchmark|TowerBenchmark|OnnxComparisonBenchmark" "${args[@]}" \
     -p arch="$archs" -p batch="$batches" -p model="$models" -p threads="$(nproc)" -p tower=image,text -p dtype="$dtypes" >&2
+  java -jar "$jar" "LoraTrainBenchmark" "${args[@]/$results/$train_results}" -p arch=ViT-B/16 -p batch=8 -p checkpointing=false,true >&2
 else
   echo "note: no ONNX exports under $onnx (and no python with torch/transformers/onnx): ONNX Runtime not compared" >&2
   java -jar "$jar" "OpBenchmark|SgemmBenchmark|TowerBenchmark" "${args[@]}" -p arch="$archs" -p batch="$batches" \
     -p dtype="$dtypes" >&2
+  java -jar "$jar" "LoraTrainBenchmark" "${args[@]/$results/$train_results}" -p arch=ViT-B/16 -p batch=8 -p checkpointing=false,true >&2
 fi
+# one JSON for the report: the suite's and the training step's results side by side
+python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])) + json.load(open(sys.argv[2]))))' "$results" "$train_results" > target/jmh-all.json
+results=target/jmh-all.json
 java -cp "$jar" io.vlm4j.bench.ResultsReport "$results" benchmarks/results "$machine" "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"

@@ -21,6 +21,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -98,8 +99,15 @@ public class LoraTrainBenchmark {
         for (int i = 0; i < batch; i++) labels[i] = r.nextInt(10);
     }
 
+    /** The peak native memory of a step above what was live before it (activations, gradients' scratch), in MiB. */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class Memory {
+        public double peakStepMiB;
+    }
+
     @Benchmark
-    public double trainStep() {
+    public double trainStep(Memory memory) {
         ClipVisionTower tower = clip.vision().orElseThrow();
         int e = tower.projectionDim();
         long before = NativeMemory.liveBytes();
@@ -127,6 +135,7 @@ public class LoraTrainBenchmark {
         opt.step(1e-4);
         state.refresh();
         peakStepBytes = Math.max(peakStepBytes, NativeMemory.peakBytes() - before);
+        memory.peakStepMiB = (NativeMemory.peakBytes() - before) / 1048576.0;
         return loss;
     }
 

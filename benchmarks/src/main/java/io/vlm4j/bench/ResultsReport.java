@@ -24,7 +24,7 @@ import java.util.Map;
 
 /**
  * The results pipeline: JMH's JSON results of one run (OpBenchmark, SgemmBenchmark, TowerBenchmark,
- * OnnxComparisonBenchmark) become {@code <date>-<machine>.md}, {@code .json} and {@code .png} in a results folder:
+ * OnnxComparisonBenchmark, LoraTrainBenchmark) become {@code <date>-<machine>.md}, {@code .json} and {@code .png} in a results folder:
  * medians and spread (min-max) over every measured iteration, GFLOP/s, the fraction of the sgemm peak measured in the
  * same run (OpenBLAS on a 2048³ square), ours / OpenBLAS per GEMM shape, and ours / ONNX Runtime per tower and batch.
  * The machine (CPU model and flags, cores), versions and commit are recorded.
@@ -34,7 +34,7 @@ public final class ResultsReport {
     private ResultsReport() {}
 
     /** One benchmark with one parameter set: its label and its measured times (ms per call). */
-    record Row(String benchmark, String method, Map<String, String> params, double[] ms) {
+    record Row(String benchmark, String method, Map<String, String> params, double[] ms, Map<String, Double> aux) {
         double median() {
             double[] s = ms.clone();
             Arrays.sort(s);
@@ -74,7 +74,9 @@ public final class ResultsReport {
             };
             List<Double> raw = new ArrayList<>();
             for (JsonNode fork : pm.get("rawData")) for (JsonNode v : fork) raw.add(v.asDouble() * toMs);
-            rows.add(new Row(cls, method, params, raw.stream().mapToDouble(Double::doubleValue).toArray()));
+            Map<String, Double> aux = new LinkedHashMap<>();  // @AuxCounters, e.g. the training step's peak memory
+            if (b.has("secondaryMetrics")) b.get("secondaryMetrics").fields().forEachRemaining(e -> aux.put(e.getKey(), e.getValue().path("score").asDouble()));
+            rows.add(new Row(cls, method, params, raw.stream().mapToDouble(Double::doubleValue).toArray(), aux));
         }
         return rows;
     }
@@ -153,6 +155,23 @@ public final class ResultsReport {
             if (!Double.isNaN(ratio)) o.put("ratio_vs_onnxruntime", ratio);
         }
         if (towers.isEmpty()) md.append("| (no tower benchmarks in this run) | | | | | | | | | |\n");
+
+        ArrayNode training = doc.putArray("training");
+        for (Row r : rows) {
+            if (!r.benchmark().equals("LoraTrainBenchmark")) continue;
+            if (training.isEmpty()) {
+                md.append("\n## LoRA training step (image tower, CPU, FP32)\n\n| arch | batch | targets | rank | activation checkpointing | ms/step median (min-max) | images/s | peak step memory (MiB) |\n|---|---:|---|---:|---|---|---:|---:|\n");
+            }
+            int batch = Integer.parseInt(r.params().getOrDefault("batch", "1"));
+            double mib = r.aux().getOrDefault("peakStepMiB", Double.NaN);
+            md.append(String.format(Locale.ROOT, "| %s | %d | %s | %s | %s | %.1f (%.1f-%.1f) | %.2f | %s |%n", r.params().get("arch"), batch,
+                    r.params().get("targets"), r.params().get("rank"), r.params().get("checkpointing"), r.median(), r.min(), r.max(),
+                    batch / (r.median() * 1e-3), Double.isNaN(mib) ? "" : String.format(Locale.ROOT, "%.0f", mib)));
+            ObjectNode o = training.addObject();
+            r.params().forEach(o::put);
+            o.put("ms_median", r.median()).put("ms_min", r.min()).put("ms_max", r.max()).put("images_per_s", batch / (r.median() * 1e-3));
+            if (!Double.isNaN(mib)) o.put("peak_step_mib", mib);
+        }
 
         Files.createDirectories(outDir);
         String stem = LocalDate.now() + "-" + machine;

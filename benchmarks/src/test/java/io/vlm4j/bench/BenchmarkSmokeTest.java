@@ -26,7 +26,7 @@ class BenchmarkSmokeTest {
     void suiteRunsAndResultsPipelineWritesItsFiles() throws Exception {
         Path json = tmp.resolve("jmh.json");
         new Runner(new OptionsBuilder()
-                .include("io.vlm4j.bench.(OpBenchmark|SgemmBenchmark|TowerBenchmark).*")
+                .include("io.vlm4j.bench.(OpBenchmark|SgemmBenchmark|TowerBenchmark|LoraTrainBenchmark).*")
                 .param("op", "gemm:33x48x40", "attention:1x2x17x32", "attention_causal:2x2x9x32", "layernorm:33x64",
                         "attention_backward:1x2x17x32", "layernorm_backward:33x64")
                 .param("shape", "2048x2048x2048", "33x48x40")
@@ -35,13 +35,14 @@ class BenchmarkSmokeTest {
                 .resultFormat(ResultFormatType.JSON).result(json.toString()).shouldFailOnError(true)
                 .build()).run();
         List<ResultsReport.Row> rows = ResultsReport.read(json);
-        assertEquals(6 + 2 + 2, rows.size(), rows.toString());  // 6 ops, 2 sgemm shapes, image and text tower
+        assertEquals(6 + 2 + 2 + 1, rows.size(), rows.toString());  // 6 ops, 2 sgemm shapes, image and text tower, a training step
         assertTrue(rows.stream().allMatch(r -> r.ms().length > 0 && r.median() > 0), rows.toString());
         List<Path> files = ResultsReport.write(json, tmp.resolve("results"), "smoke", "test");
         assertEquals(3, files.size(), files.toString());
         String md = Files.readString(files.stream().filter(f -> f.toString().endsWith(".md")).findFirst().orElseThrow());
         assertTrue(md.contains("measured sgemm peak") && md.contains("| gemm | 33x48x40 | vlm4j |") && md.contains("| ViT-B/32 | image | 1 |"), md);
         assertTrue(md.contains("x |"), "ours / OpenBLAS ratio of the shared GEMM shape: " + md);
+        assertTrue(md.contains("## LoRA training step") && md.contains("| ViT-B/32 | 1 | q_proj,v_proj | 8 | false |"), md);
     }
 
     @Test
