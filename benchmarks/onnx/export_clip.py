@@ -15,6 +15,8 @@ ARCHS = {  # spec 01 §1.4
     "ViT-B/32": dict(image_size=224, patch_size=32, width=768, layers=12, heads=12, t_width=512, t_layers=12, t_heads=8, embed=512),
     "ViT-B/16": dict(image_size=224, patch_size=16, width=768, layers=12, heads=12, t_width=512, t_layers=12, t_heads=8, embed=512),
     "ViT-L/14": dict(image_size=224, patch_size=14, width=1024, layers=24, heads=16, t_width=768, t_layers=12, t_heads=12, embed=768),
+    # a few hundred KB: the CI smoke of the ONNX Runtime comparison (benchmarks/src/test/resources/onnx-tiny, image tower)
+    "tiny": dict(image_size=32, patch_size=8, width=64, layers=2, heads=4, t_width=32, t_layers=1, t_heads=2, embed=32, vocab=1000),
 }
 
 
@@ -52,7 +54,8 @@ def main():
                            intermediate_size=4 * s["width"], num_hidden_layers=s["layers"],
                            num_attention_heads=s["heads"], hidden_act="quick_gelu", projection_dim=s["embed"]),
         text_config=dict(hidden_size=s["t_width"], intermediate_size=4 * s["t_width"], num_hidden_layers=s["t_layers"],
-                         num_attention_heads=s["t_heads"], hidden_act="quick_gelu", projection_dim=s["embed"]),
+                         num_attention_heads=s["t_heads"], hidden_act="quick_gelu", projection_dim=s["embed"],
+                         vocab_size=s.get("vocab", 49408)),
         projection_dim=s["embed"])
     model = CLIPModel(cfg).eval()
     out = os.path.join(a.out, a.arch.replace("/", "-"))
@@ -60,7 +63,8 @@ def main():
     model.save_pretrained(out, safe_serialization=True)
     px = torch.randn(1, 3, s["image_size"], s["image_size"])
     ids = torch.zeros(1, 77, dtype=torch.int64)
-    ids[0, 0], ids[0, 1:6], ids[0, 6] = 49406, torch.arange(100, 105), 49407
+    v = s.get("vocab", 49408)
+    ids[0, 0], ids[0, 1:6], ids[0, 6] = v - 2, torch.arange(100, 105), v - 1
     with torch.no_grad():
         torch.onnx.export(VisionEmbeds(model), (px,), os.path.join(out, "vision.onnx"), input_names=["pixel_values"],
                           output_names=["image_embeds"], dynamic_axes={"pixel_values": {0: "batch"}, "image_embeds": {0: "batch"}},

@@ -82,7 +82,7 @@ public class LoraTrainBenchmark {
         clip = ClipModel.random(ClipConfig.preset(arch), 42, backend);
         init = LoraWeights.init(LoraConfig.of(Arrays.asList(targets.split(",")), rank, 2 * rank, false, 0), clip.linears(), 1);
         state = clip.attachLora(init);
-        ClipVisionConfig v = clip.vision().orElseThrow().config();
+        ClipVisionConfig v = clip.clipVision().orElseThrow().config();
         int e = clip.vision().orElseThrow().projectionDim();
         SplittableRandom r = new SplittableRandom(1);
         double[][] w = new double[10][e];
@@ -108,7 +108,7 @@ public class LoraTrainBenchmark {
 
     @Benchmark
     public double trainStep(Memory memory) {
-        ClipVisionTower tower = clip.vision().orElseThrow();
+        ClipVisionTower tower = clip.clipVision().orElseThrow();
         int e = tower.projectionDim();
         long before = NativeMemory.liveBytes();
         NativeMemory.resetPeak();

@@ -102,7 +102,7 @@ public class OnnxComparisonBenchmark {
             inputName = "input_ids";
             outputName = "text_embeds";
         } else {
-            int s = clip.vision().orElseThrow().config().imageSize();
+            int s = clip.clipVision().orElseThrow().config().imageSize();
             float[] px = new float[batch * 3 * s * s];
             for (int i = 0; i < px.length; i++) px[i] = (float) r.nextGaussian();
             pixels = Tensor.of(px, batch, 3, s, s);

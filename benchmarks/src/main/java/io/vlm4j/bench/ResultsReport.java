@@ -75,7 +75,12 @@ public final class ResultsReport {
             List<Double> raw = new ArrayList<>();
             for (JsonNode fork : pm.get("rawData")) for (JsonNode v : fork) raw.add(v.asDouble() * toMs);
             Map<String, Double> aux = new LinkedHashMap<>();  // @AuxCounters, e.g. the training step's peak memory
-            if (b.has("secondaryMetrics")) b.get("secondaryMetrics").fields().forEachRemaining(e -> aux.put(e.getKey(), e.getValue().path("score").asDouble()));
+            // an EVENTS counter's score is the sum over iterations: report the largest per-iteration value instead
+            if (b.has("secondaryMetrics")) b.get("secondaryMetrics").fields().forEachRemaining(e -> {
+                double max = Double.NEGATIVE_INFINITY;
+                for (JsonNode fork : e.getValue().path("rawData")) for (JsonNode v : fork) max = Math.max(max, v.asDouble());
+                aux.put(e.getKey(), max == Double.NEGATIVE_INFINITY ? e.getValue().path("score").asDouble() : max);
+            });
             rows.add(new Row(cls, method, params, raw.stream().mapToDouble(Double::doubleValue).toArray(), aux));
         }
         return rows;

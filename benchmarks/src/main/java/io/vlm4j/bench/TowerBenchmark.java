@@ -52,7 +52,7 @@ public class TowerBenchmark {
     public void setUp() throws Exception {
         backend = dtype.equals("bf16") ? CpuBackend.withBf16Weights(0) : new CpuBackend();
         clip = ClipModel.random(ClipConfig.preset(arch), 42, backend);
-        ClipVisionConfig v = clip.vision().orElseThrow().config();
+        ClipVisionConfig v = clip.clipVision().orElseThrow().config();
         SplittableRandom r = new SplittableRandom(1);
         float[] px = new float[batch * 3 * v.imageSize() * v.imageSize()];
         for (int i = 0; i < px.length; i++) px[i] = (float) r.nextGaussian();

@@ -72,30 +72,33 @@ final class BenchCommand implements Callable<Integer> {
 
     private record Result(String tower, String unit, double itemsPerSecond, double gflops, double medianSeconds) {}
 
-    private Result measureVision(ClipVisionTower v, Backend backend, int batch) {
-        ClipVisionConfig c = v.config();
+    private Result measureVision(io.vlm4j.model.ImageTower v, Backend backend, int batch) {
         SplittableRandom r = new SplittableRandom(seed);
-        float[] px = new float[batch * c.numChannels() * c.imageSize() * c.imageSize()];
+        float[] px = new float[batch * v.numChannels() * v.imageSize() * v.imageSize()];
         for (int i = 0; i < px.length; i++) px[i] = (float) (r.nextDouble() * 4 - 2);
-        try (Tensor host = Tensor.of(px, batch, c.numChannels(), c.imageSize(), c.imageSize())) {
+        try (Tensor host = Tensor.of(px, batch, v.numChannels(), v.imageSize(), v.imageSize())) {
             double median = timeOnDevice(backend, host, batch, v.projectionDim(), v::forward);
             double flops = 2.0 * v.macsPerImage() * batch;
             return new Result("vision", "images_per_s", batch / median, flops / median / 1e9, median);
         }
     }
 
-    private Result measureText(ClipTextTower t, Backend backend, int batch) {
-        int len = t.config().maxPositionEmbeddings();
+    private Result measureText(io.vlm4j.model.TextTower t, Backend backend, int batch) {
+        int len = t instanceof ClipTextTower ? t.maxLength() : Math.min(t.maxLength(), 256);
         SplittableRandom r = new SplittableRandom(seed);
         int[] ids = new int[batch * len];
-        for (int b = 0; b < batch; b++) {  // <sot> words <eot> then zero padding, like clip.tokenize
+        for (int b = 0; b < batch; b++) {
             int eos = 5 + r.nextInt(len - 5);
-            ids[b * len] = 49406;
-            for (int i = 1; i < eos; i++) ids[b * len + i] = r.nextInt(49406);
-            ids[b * len + eos] = t.config().eosTokenId() == 2 ? 49407 : t.config().eosTokenId();
+            if (t instanceof ClipTextTower c) {  // <sot> words <eot> then zero padding, like clip.tokenize
+                ids[b * len] = 49406;
+                for (int i = 1; i < eos; i++) ids[b * len + i] = r.nextInt(49406);
+                ids[b * len + eos] = c.config().eosTokenId() == 2 ? 49407 : c.config().eosTokenId();
+            } else {  // words then padding (id 0): the work per text is the same whatever the ids
+                for (int i = 0; i <= eos; i++) ids[b * len + i] = 1 + r.nextInt(t.vocabSize() - 1);
+            }
         }
         try (Tensor input = Tensor.ofInts(ids, batch, len)) {
-            double median = timeOnDevice(backend, input, batch, t.projectionDim(), t::forward);
+            double median = timeOnDevice(backend, input, batch, t.projectionDim(), (in, o) -> t.forward(in, null, o));
             double flops = 2.0 * t.macsPerText(len) * batch;
             return new Result("text", "texts_per_s", batch / median, flops / median / 1e9, median);
         }

@@ -30,7 +30,7 @@ final class ImagePipelines {
 
     static ImagePreprocessor forModel(Path model, ClipModel clip, String pipeline) throws IOException {
         int size = clip.vision().orElseThrow(() -> new IllegalArgumentException(model + ": the model has no image tower"))
-                .config().imageSize();
+                .imageSize();
         ImagePreprocessor pre = ImagePreprocessor.load(Files.isDirectory(model) ? model : model.toAbsolutePath().getParent(), size, parse(pipeline));
         int oh = pre.config().outputHeight(), ow = pre.config().outputWidth();
         if (oh != size || ow != size) {

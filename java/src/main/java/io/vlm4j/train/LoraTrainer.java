@@ -128,11 +128,19 @@ public final class LoraTrainer {
         this.out = out;
         this.listener = listener == null ? new Listener() {} : listener;
         if (model.vision().isEmpty()) throw new IllegalArgumentException("lora-train: the model has no image tower");
+        if (model.clipVision().isEmpty()) {
+            throw new IllegalArgumentException("lora-train: LoRA training of " + model.vision().get().family()
+                    + " image towers is not supported yet (CLIP towers only)");
+        }
         if (train.multiLabel()) throw new IllegalArgumentException("lora-train: multi-label datasets are not supported yet (single-label classes only)");
         if (train.size() == 0) throw new IllegalArgumentException("lora-train: the training set is empty");
         if (backend.weightType() != backend.computeType()) {
             throw new IllegalArgumentException("lora-train: the " + backend.name() + " backend holds weights in " + backend.weightType()
                     + " but computes in " + backend.computeType() + "; training needs them equal (use --dtype fp32 on the CPU)");
+        }
+        if (o.objective() == Objective.CONTRASTIVE && model.text().isPresent() && model.clipText().isEmpty()) {
+            throw new IllegalArgumentException("lora-train: contrastive training of " + model.text().get().family()
+                    + " text towers is not supported yet (CLIP towers only)");
         }
         if (o.objective() != Objective.CLASSIFY && (tokenizer == null || model.text().isEmpty())) {
             throw new IllegalArgumentException("lora-train: objective " + o.objective().cli() + " needs the text tower and a tokenizer");
@@ -288,7 +296,7 @@ public final class LoraTrainer {
 
         /** One micro-batch: forward, loss, backward (gradients scaled by 1/parts); returns {mean loss, correct count}. */
         double[] microStep(int[] idx, int parts, long seed) throws IOException {
-            ClipVisionTower vision = model.vision().orElseThrow();
+            ClipVisionTower vision = model.clipVision().orElseThrow();
             int b = idx.length;
             long e = vision.projectionDim();
             int[] labels = new int[b];
@@ -323,7 +331,7 @@ public final class LoraTrainer {
 
         /** The contrastive loss with the batch's captions; runs the text tower's forward and backward, fills du. */
         double[] contrastive(int[] idx, int[] labels, double[][] u, double[][] du, int parts, long seed, TensorScope s) {
-            ClipTextTower text = model.text().orElseThrow();
+            ClipTextTower text = model.clipText().orElseThrow();
             int b = idx.length, t = o.templates().size(), ctx = o.context();
             if (textIds == null) {
                 List<String> prompts = new ArrayList<>();
@@ -374,7 +382,7 @@ public final class LoraTrainer {
         double[] validate() throws IOException {
             if (val == null || val.size() == 0) return new double[] {Double.NaN, Double.NaN};
             state.dropoutStep(0, false);
-            ClipVisionTower vision = model.vision().orElseThrow();
+            ClipVisionTower vision = model.clipVision().orElseThrow();
             double[][] w;
             double[] bias;
             if (head != null) {

@@ -36,8 +36,8 @@ class LoraGradientCheckTest {
     /** Analytic gradients of every LoRA parameter (in the state's parameter order), flattened per parameter. */
     static float[][] gradients(Backend backend, ClipModel m, LoraState state, Tensor px, Tensor ids) {
         for (Parameter p : state.parameters()) p.grad().copyFrom(new float[(int) p.grad().numel()]);
-        ClipVisionTower v = m.vision().orElseThrow();
-        ClipTextTower t = m.text().orElseThrow();
+        ClipVisionTower v = m.clipVision().orElseThrow();
+        ClipTextTower t = m.clipText().orElseThrow();
         int b = (int) px.dim(0), e = v.projectionDim();
         try (TensorScope s = new TensorScope()) {
             Tensor ie = s.f32(b, e), te = s.f32(b, e);

@@ -162,8 +162,8 @@ class PeftFixtureTest {
              Tensor ids = Npy.readInt32(DIR.resolve("input_ids.npy"))) {
             LoraState state = m.attachLora(a);
             for (Parameter p : state.parameters()) p.grad().copyFrom(new float[(int) p.grad().numel()]);
-            ClipVisionTower v = m.vision().orElseThrow();
-            ClipTextTower t = m.text().orElseThrow();
+            ClipVisionTower v = m.clipVision().orElseThrow();
+            ClipTextTower t = m.clipText().orElseThrow();
             Tensor ie = s.f32(3, 24), te = s.f32(3, 24);
             try (ClipVisionTower.Tape vt = v.forwardTrain(px, ie, false); ClipTextTower.Tape tt = t.forwardTrain(ids, null, te, false)) {
                 Tensor u = s.f32(3, 24), w = s.f32(3, 24);
@@ -199,7 +199,7 @@ class PeftFixtureTest {
 
     /** The classification objective's loss and gradients for the current head/adapter; returns the loss. */
     static double classificationStep(Backend cpu, ClipModel m, LinearHead head, Tensor px, int[] labels) {
-        ClipVisionTower v = m.vision().orElseThrow();
+        ClipVisionTower v = m.clipVision().orElseThrow();
         try (TensorScope s = new TensorScope()) {
             Tensor ie = s.f32(3, 24);
             try (ClipVisionTower.Tape vt = v.forwardTrain(px, ie, false)) {

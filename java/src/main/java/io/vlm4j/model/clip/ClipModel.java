@@ -5,6 +5,8 @@ import io.vlm4j.backend.OpChecks;
 import io.vlm4j.backend.cpu.CpuBackend;
 import io.vlm4j.io.WeightStore;
 import io.vlm4j.lora.LoraWeights;
+import io.vlm4j.model.ImageTower;
+import io.vlm4j.model.TextTower;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Device;
 import io.vlm4j.tensor.Tensor;
@@ -31,8 +33,8 @@ public final class ClipModel implements AutoCloseable {
     private final Backend backend;
     private final boolean ownsBackend;
     private final ClipConfig config;
-    private final ClipVisionTower vision;
-    private final ClipTextTower text;
+    private final ImageTower vision;
+    private final TextTower text;
     private final float logitScale;
     private int batchSize = 16;
     private boolean graphs;
@@ -118,9 +120,21 @@ public final class ClipModel implements AutoCloseable {
 
     public Backend backend() { return backend; }
 
-    public Optional<ClipVisionTower> vision() { return Optional.ofNullable(vision); }
+    /** The image tower, of any family (a {@link ClipVisionTower} for CLIP models). */
+    public Optional<ImageTower> vision() { return Optional.ofNullable(vision); }
 
-    public Optional<ClipTextTower> text() { return Optional.ofNullable(text); }
+    /** The text tower, of any family (a {@link ClipTextTower} for CLIP models). */
+    public Optional<TextTower> text() { return Optional.ofNullable(text); }
+
+    /** The CLIP image tower (LoRA training, observers); empty for other families or without an image tower. */
+    public Optional<ClipVisionTower> clipVision() {
+        return vision instanceof ClipVisionTower v ? Optional.of(v) : Optional.empty();
+    }
+
+    /** The CLIP text tower; empty for other families or without a text tower. */
+    public Optional<ClipTextTower> clipText() {
+        return text instanceof ClipTextTower t ? Optional.of(t) : Optional.empty();
+    }
 
     // ---- LoRA adapters (spec 05) ----
 
@@ -145,11 +159,11 @@ public final class ClipModel implements AutoCloseable {
         closeReplays();
         LoraState state = new LoraState(backend, weights);
         try {
-            if (vision != null) vision.attach(state);
-            if (text != null) text.attach(state);
+            clipVision().ifPresent(v -> v.attach(state));
+            clipText().ifPresent(t -> t.attach(state));
         } catch (RuntimeException e) {
-            if (vision != null) vision.detach();
-            if (text != null) text.detach();
+            clipVision().ifPresent(ClipVisionTower::detach);
+            clipText().ifPresent(ClipTextTower::detach);
             state.close();
             throw e;
         }
@@ -164,8 +178,8 @@ public final class ClipModel implements AutoCloseable {
     public void detachLora() {
         if (lora == null) return;
         closeReplays();
-        if (vision != null) vision.detach();
-        if (text != null) text.detach();
+        clipVision().ifPresent(ClipVisionTower::detach);
+        clipText().ifPresent(ClipTextTower::detach);
         lora.sitesClosed();
         lora.close();
         lora = null;
@@ -190,17 +204,17 @@ public final class ClipModel implements AutoCloseable {
         closeReplays();
         try (LoraState state = new LoraState(backend, weights)) {
             try {
-                if (vision != null) {
-                    vision.attach(state);
-                    vision.merge(sign);
-                }
-                if (text != null) {
-                    text.attach(state);
-                    text.merge(sign);
-                }
+                clipVision().ifPresent(v -> {
+                    v.attach(state);
+                    v.merge(sign);
+                });
+                clipText().ifPresent(t -> {
+                    t.attach(state);
+                    t.merge(sign);
+                });
             } finally {
-                if (vision != null) vision.detach();
-                if (text != null) text.detach();
+                clipVision().ifPresent(ClipVisionTower::detach);
+                clipText().ifPresent(ClipTextTower::detach);
             }
         }
     }
@@ -283,7 +297,7 @@ public final class ClipModel implements AutoCloseable {
 
     /** Image embeddings [N, E] of pixels F32 [N, C, S, S], chunked by {@link #batchSize()}; the caller owns the result. */
     public Tensor encodeImages(Tensor pixels, boolean normalize) {
-        ClipVisionTower v = vision().orElseThrow(() -> new IllegalStateException("this model has no image tower"));
+        ImageTower v = vision().orElseThrow(() -> new IllegalStateException("this model has no image tower"));
         OpChecks.requireRank("encodeImages", "pixels", pixels, 4);
         long n = pixels.dim(0), per = pixels.numel() / Math.max(1, n), e = v.projectionDim();
         Tensor out = Tensor.allocate(DType.F32, n, e);
@@ -311,7 +325,7 @@ public final class ClipModel implements AutoCloseable {
 
     /** {@link #encodeTexts(Tensor, boolean)} reporting each finished chunk's row count (progress bars). */
     public Tensor encodeTexts(Tensor ids, boolean normalize, java.util.function.LongConsumer onChunk) {
-        ClipTextTower t = text().orElseThrow(() -> new IllegalStateException("this model has no text tower"));
+        TextTower t = text().orElseThrow(() -> new IllegalStateException("this model has no text tower"));
         OpChecks.requireRank("encodeTexts", "ids", ids, 2);
         long n = ids.dim(0), len = ids.dim(1), e = t.projectionDim();
         Tensor out = Tensor.allocate(DType.F32, n, e);
@@ -320,10 +334,10 @@ public final class ClipModel implements AutoCloseable {
                 long c = Math.min(batchSize, n - i);
                 Tensor chunk = ids.view(i * len, c, len), chunkOut = out.view(i * e, c, e);
                 if (graphs && ids.device() == Device.CPU) {
-                    checkIds(t, chunk);  // a replay cannot report bad ids: check them here
-                    forwardReplayed("text", chunk, chunkOut, t::forward);
+                    t.checkIds(chunk);  // a replay cannot report bad ids: check them here
+                    forwardReplayed("text", chunk, chunkOut, (in, o) -> t.forward(in, null, o));
                 } else {
-                    t.forward(chunk, chunkOut);
+                    t.forward(chunk, null, chunkOut);
                 }
                 onChunk.accept(c);
             }
@@ -332,23 +346,6 @@ public final class ClipModel implements AutoCloseable {
         } catch (RuntimeException ex) {
             out.close();
             throw ex;
-        }
-    }
-
-    /** The checks the text tower's gather and EOS pooling make on the device, for host ids about to be replayed. */
-    private static void checkIds(ClipTextTower t, Tensor ids) {
-        int[] v = ids.toIntArray();
-        int len = (int) ids.dim(1), vocab = t.config().vocabSize();
-        java.util.OptionalInt eos = t.poolingEosId();
-        for (int row = 0; row * len < v.length; row++) {
-            boolean hasEos = eos.isEmpty();
-            for (int j = row * len; j < (row + 1) * len; j++) {
-                if (v[j] < 0 || v[j] >= vocab) {
-                    throw new IllegalArgumentException("encodeTexts: ids[" + j + "] = " + v[j] + " is out of range [0, " + vocab + ")");
-                }
-                hasEos |= eos.isPresent() && v[j] == eos.getAsInt();
-            }
-            if (!hasEos) throw new IllegalArgumentException("encodeTexts: row " + row + " has no EOS token " + eos.getAsInt());
         }
     }
 
@@ -375,7 +372,7 @@ public final class ClipModel implements AutoCloseable {
 
     /** Array convenience: pixels is N images of C·S·S floats each (NCHW). */
     public float[][] encodeImages(float[][] pixels, boolean normalize) {
-        ClipVisionConfig vc = vision().orElseThrow(() -> new IllegalStateException("this model has no image tower")).config();
+        ImageTower vc = vision().orElseThrow(() -> new IllegalStateException("this model has no image tower"));
         long s = vc.imageSize();
         float[] flat = flatten(pixels, vc.numChannels() * s * s, "image");
         try (Tensor p = Tensor.of(flat, pixels.length, vc.numChannels(), s, s); Tensor e = encodeImages(p, normalize)) {

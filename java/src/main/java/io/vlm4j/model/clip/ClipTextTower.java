@@ -22,7 +22,7 @@ import java.util.OptionalInt;
  * vocabulary; otherwise at the first position equal to {@code eos_token_id}. A row without that id is an error
  * here (HF silently pools position 0).
  */
-public final class ClipTextTower implements AutoCloseable {
+public final class ClipTextTower implements io.vlm4j.model.TextTower {
 
     /** Receives intermediate activations; tensors are valid only during the call. */
     public interface Observer {
@@ -74,7 +74,35 @@ public final class ClipTextTower implements AutoCloseable {
 
     public ClipTextConfig config() { return config; }
 
+    @Override
+    public String family() { return "clip"; }
+
+    @Override
     public int projectionDim() { return projectionDim; }
+
+    @Override
+    public int maxLength() { return config.maxPositionEmbeddings(); }
+
+    @Override
+    public int vocabSize() { return config.vocabSize(); }
+
+    /** Range and pooling-token checks (what the gather and EOS pooling kernels check on the device). */
+    @Override
+    public void checkIds(Tensor ids) {
+        int[] v = ids.toIntArray();
+        int len = (int) ids.dim(1), vocab = config.vocabSize();
+        OptionalInt eos = poolingEosId();
+        for (int row = 0; row * len < v.length; row++) {
+            boolean hasEos = eos.isEmpty();
+            for (int j = row * len; j < (row + 1) * len; j++) {
+                if (v[j] < 0 || v[j] >= vocab) {
+                    throw new IllegalArgumentException("encodeTexts: ids[" + j + "] = " + v[j] + " is out of range [0, " + vocab + ")");
+                }
+                hasEos |= eos.isPresent() && v[j] == eos.getAsInt();
+            }
+            if (!hasEos) throw new IllegalArgumentException("encodeTexts: row " + row + " has no EOS token " + eos.getAsInt());
+        }
+    }
 
     /** The pooling rule in force: empty = argmax(ids) (legacy configs), else the EOS id to look for. */
     public OptionalInt poolingEosId() {
@@ -89,6 +117,11 @@ public final class ClipTextTower implements AutoCloseable {
      * ids: I32 [B, L] with 1 ≤ L ≤ max_position_embeddings; attentionMask: I32 [B, L] (1 = keep) or null;
      * out: F32 [B, E] text embeddings (not normalized).
      */
+    @Override
+    public void forward(Tensor ids, Tensor attentionMask, Tensor out) {
+        forward(ids, attentionMask, out, null);
+    }
+
     public void forward(Tensor ids, Tensor attentionMask, Tensor out, Observer observer) {
         long b = checkInputs(ids, out), len = ids.dim(1), d = config.hiddenSize();
         if (b == 0) return;
@@ -133,6 +166,7 @@ public final class ClipTextTower implements AutoCloseable {
     // ---- LoRA and training ----
 
     /** The Linear modules an adapter may wrap: the encoder's and {@code text_projection}. */
+    @Override
     public List<LoraWeights.Linear> linears() {
         List<LoraWeights.Linear> list = new ArrayList<>(encoder.linears());
         list.add(new LoraWeights.Linear("text_projection", config.hiddenSize(), projectionDim));
@@ -218,6 +252,7 @@ public final class ClipTextTower implements AutoCloseable {
     }
 
     /** Multiply-accumulates per text of length {@code len}. */
+    @Override
     public long macsPerText(long len) {
         return macsPerText(config, projectionDim, len);
     }

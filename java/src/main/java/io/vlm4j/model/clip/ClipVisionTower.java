@@ -16,7 +16,7 @@ import java.util.List;
  * transformers/models/clip/modeling_clip.py): patch embedding (conv, no bias), class token, positions,
  * pre-LayerNorm, pre-LN encoder without mask, post-LayerNorm of the class token, projection without bias.
  */
-public final class ClipVisionTower implements AutoCloseable {
+public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
 
     /** Receives intermediate activations; tensors are valid only during the call. */
     public interface Observer {
@@ -71,9 +71,20 @@ public final class ClipVisionTower implements AutoCloseable {
 
     public ClipVisionConfig config() { return config; }
 
+    @Override
+    public String family() { return "clip"; }
+
+    @Override
+    public int imageSize() { return config.imageSize(); }
+
+    @Override
+    public int numChannels() { return config.numChannels(); }
+
+    @Override
     public int projectionDim() { return projectionDim; }
 
     /** Image embeddings [B, E] (not normalized) of pixels [B, C, S, S]; see {@link #forward(Tensor, Tensor, Observer)}. */
+    @Override
     public void forward(Tensor pixels, Tensor out) {
         forward(pixels, out, null);
     }
@@ -126,6 +137,7 @@ public final class ClipVisionTower implements AutoCloseable {
     // ---- LoRA and training ----
 
     /** The Linear modules an adapter may wrap: the encoder's and {@code visual_projection}. */
+    @Override
     public List<LoraWeights.Linear> linears() {
         List<LoraWeights.Linear> list = new ArrayList<>(encoder.linears());
         list.add(new LoraWeights.Linear("visual_projection", config.hiddenSize(), projectionDim));
@@ -211,6 +223,7 @@ public final class ClipVisionTower implements AutoCloseable {
     }
 
     /** Multiply-accumulates per image (patch embedding, encoder, projection). */
+    @Override
     public long macsPerImage() {
         return macsPerImage(config, projectionDim);
     }

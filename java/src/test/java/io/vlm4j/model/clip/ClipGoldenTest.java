@@ -79,7 +79,7 @@ class ClipGoldenTest {
              Tensor pixels = Npy.readFloat32(fx.resolve("pixel_values.npy"));
              Tensor ids = Npy.readInt32(fx.resolve("input_ids.npy"))) {
             // vision, stage by stage
-            ClipVisionTower vision = clip.vision().orElseThrow();
+            ClipVisionTower vision = clip.clipVision().orElseThrow();
             List<float[]> hidden = new ArrayList<>();
             float[][] embeddings = new float[1][];
             float[][] pooled = new float[1][];
@@ -95,7 +95,7 @@ class ClipGoldenTest {
                 assertClose("image_embeds", fixture(fx, "image_embeds"), img.toFloatArray());
             }
             // text, stage by stage
-            ClipTextTower text = clip.text().orElseThrow();
+            ClipTextTower text = clip.clipText().orElseThrow();
             List<float[]> textHidden = new ArrayList<>();
             float[][] afterLn = new float[1][];
             long[][] positions = new long[1][];

@@ -1,0 +1,36 @@
+package io.vlm4j.model;
+
+import io.vlm4j.lora.LoraWeights;
+import io.vlm4j.tensor.Tensor;
+import java.util.List;
+
+/**
+ * An image encoder of any family (CLIP ViT, timm ViT as in BiomedCLIP, SigLIP): normalized pixels in, one embedding per
+ * image out. What {@link io.vlm4j.model.clip.ClipModel} and the commands need from it; the model definition behind it
+ * is the family's own class.
+ */
+public interface ImageTower extends AutoCloseable {
+
+    /** The family, for messages and reports: "clip", "timm-vit", "siglip". */
+    String family();
+
+    /** Side of the square input image in pixels. */
+    int imageSize();
+
+    int numChannels();
+
+    /** Size of the embeddings {@link #forward} writes. */
+    int projectionDim();
+
+    /** pixels F32 [B, C, S, S] (normalized as the model's preprocessing says) → out F32 [B, E] (not normalized). */
+    void forward(Tensor pixels, Tensor out);
+
+    /** Multiply-accumulates per image, for FLOP/s reports. */
+    long macsPerImage();
+
+    /** The Linear modules a LoRA adapter may wrap (HF/open_clip module paths); empty where adapters are not supported. */
+    default List<LoraWeights.Linear> linears() { return List.of(); }
+
+    @Override
+    void close();
+}
