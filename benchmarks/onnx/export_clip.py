@@ -55,7 +55,8 @@ def main():
                            num_attention_heads=s["heads"], hidden_act="quick_gelu", projection_dim=s["embed"]),
         text_config=dict(hidden_size=s["t_width"], intermediate_size=4 * s["t_width"], num_hidden_layers=s["t_layers"],
                          num_attention_heads=s["t_heads"], hidden_act="quick_gelu", projection_dim=s["embed"],
-                         vocab_size=s.get("vocab", 49408)),
+                         vocab_size=s.get("vocab", 49408),
+                         **({} if "vocab" not in s else dict(bos_token_id=s["vocab"] - 2, eos_token_id=s["vocab"] - 1, pad_token_id=1))),
         projection_dim=s["embed"])
     model = CLIPModel(cfg).eval()
     out = os.path.join(a.out, a.arch.replace("/", "-"))

@@ -45,6 +45,28 @@ class BenchmarkSmokeTest {
         assertTrue(md.contains("## LoRA training step") && md.contains("| ViT-B/32 | 1 | q_proj,v_proj | 8 | false |"), md);
     }
 
+    /**
+     * The ONNX Runtime comparison on a committed tiny export (benchmarks/onnx/export_clip.py --arch tiny: image 32,
+     * width 64, 2 layers): both engines load the same weights, setUp refuses to time them if their embeddings disagree,
+     * and the report gets its ours / ONNX Runtime column.
+     */
+    @Test
+    void onnxRuntimeComparisonRunsOnATinyExport() throws Exception {
+        Path model = Path.of(getClass().getResource("/onnx-tiny/vision.onnx").toURI()).getParent();
+        Path json = tmp.resolve("ort.json");
+        new Runner(new OptionsBuilder()
+                .include("io.vlm4j.bench.OnnxComparisonBenchmark.*")
+                .param("model", model.toString()).param("batch", "2").param("threads", "1").param("tower", "image").param("dtype", "fp32")
+                .forks(0).warmupIterations(0).measurementIterations(1).measurementTime(TimeValue.milliseconds(100))
+                .resultFormat(ResultFormatType.JSON).result(json.toString()).shouldFailOnError(true)
+                .build()).run();
+        List<ResultsReport.Row> rows = ResultsReport.read(json);
+        assertEquals(2, rows.size(), rows.toString());  // vlm4j and ONNX Runtime
+        List<Path> files = ResultsReport.write(json, tmp.resolve("results"), "smoke", "test");
+        String md = Files.readString(files.stream().filter(f -> f.toString().endsWith(".md")).findFirst().orElseThrow());
+        assertTrue(md.contains("| OnnxComparisonBenchmark | onnx-tiny | image | 2 | vlm4j (fp32) |") && md.contains("x |"), md);
+    }
+
     @Test
     void flopCountsFollowTheShapes() {
         assertEquals(2.0 * 3 * 4 * 5, OpBenchmark.flops("gemm:3x4x5"));
