@@ -2,6 +2,7 @@
 // (accumulated in double) and an in-place scale. All are streaming kernels: fixed chunks over OpenMP as in
 // elementwise.cpp, small tensors single-threaded.
 #include "vlm4j/kernels.h"
+#include "chunks.h"
 #include "common.h"
 #include "vec_math.h"
 
@@ -16,17 +17,10 @@ using S = vlm::vm::Avx2;
 using V = S::V;
 constexpr int W = S::W;
 
-constexpr int64_t chunk = 1 << 13;               // elements per OpenMP work item
-constexpr int64_t parallel_min_elems = 1 << 17;  // below this a parallel region costs more than it saves
-
-template <class F>
-void for_chunks(int64_t n, F&& fn) {  // fn(chunk index, begin, end)
-    const int64_t chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (n >= parallel_min_elems)
-    for (int64_t c = 0; c < chunks; ++c) fn(c, c * chunk, std::min(n, (c + 1) * chunk));
-}
-
-bool simd() { return vlm::simd_level() != vlm::Simd::scalar; }
+using vlm::chunk;
+using vlm::parallel_min_elems;
+using vlm::for_chunks;
+using vlm::simd;
 
 void check_n(const char* fn, int64_t n) {
     vlm::check_nonneg(fn, n, "n");

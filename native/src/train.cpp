@@ -6,6 +6,7 @@
 // small tensors single-threaded). dgamma and dbeta are summed per fixed block of rows and the blocks combined in
 // order, so they do not depend on the thread count.
 #include "vlm4j/kernels.h"
+#include "chunks.h"
 #include "common.h"
 #include "vec_math.h"
 
@@ -21,17 +22,10 @@ using S = vlm::vm::Avx2;
 using V = S::V;
 constexpr int W = S::W;
 
-constexpr int64_t chunk = 1 << 13;               // elements per OpenMP work item of the elementwise kernels
-constexpr int64_t parallel_min_elems = 1 << 17;  // below this a parallel region costs more than it saves
-
-template <class F>
-void for_chunks(int64_t n, F&& fn) {  // fn(chunk index, begin, end)
-    const int64_t chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (n >= parallel_min_elems)
-    for (int64_t c = 0; c < chunks; ++c) fn(c, c * chunk, std::min(n, (c + 1) * chunk));
-}
-
-bool simd() { return vlm::simd_level() != vlm::Simd::scalar; }
+using vlm::chunk;
+using vlm::parallel_min_elems;
+using vlm::for_chunks;
+using vlm::simd;
 
 void check_rows(const char* fn, int64_t rows, int64_t dim) {
     vlm::check_pos(fn, rows, "rows");

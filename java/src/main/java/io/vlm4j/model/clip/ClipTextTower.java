@@ -45,7 +45,7 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower {
     private final Tensor finalGamma, finalBeta;
     private final Tensor projection;      // [E, D], compute type
     private final ClipEncoder encoder;
-    private LoraSite projectionSite;      // adapter on text_projection, or null
+    private final TowerAdapters adapters;  // LoRA on the encoder and the projection
 
     /** Loads {@code text_model.*} and {@code text_projection.weight} ([E, D]) from {@code weights}. */
     public ClipTextTower(Backend backend, ClipTextConfig config, int projectionDim, WeightSource weights)
@@ -66,6 +66,7 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower {
             encoder = new ClipEncoder(backend, weights, "text_model.encoder", config.numHiddenLayers(),
                     config.hiddenSize(), config.intermediateSize(), config.numAttentionHeads(), config.layerNormEps(),
                     Activation.fromHf(config.hiddenAct()));
+            adapters = new TowerAdapters(backend, encoder, "text_projection", projection);
         } catch (IOException | RuntimeException ex) {
             params.close();
             throw ex;
@@ -138,7 +139,7 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower {
             Tensor pooled = scratch.allocate(backend.computeType(), b, d);  // [B, D]
             long[] pos = backend.eosPool(x, devIds, poolingEosId(), pooled);
             if (observer != null) observer.pooledPositions(pos);
-            ClipEncoder.project(backend, scratch, pooled, projection, projectionSite, null, false, out);
+            ClipEncoder.project(backend, scratch, pooled, projection, adapters.projectionSite(), null, false, out);
         }
     }
 
@@ -167,32 +168,13 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower {
 
     /** The Linear modules an adapter may wrap: the encoder's and {@code text_projection}. */
     @Override
-    public List<LoraWeights.Linear> linears() {
-        List<LoraWeights.Linear> list = new ArrayList<>(encoder.linears());
-        list.add(new LoraWeights.Linear("text_projection", config.hiddenSize(), projectionDim));
-        return list;
-    }
+    public List<LoraWeights.Linear> linears() { return adapters.linears(); }
 
-    void attach(LoraState state) {
-        detach();
-        encoder.attach(state);
-        projectionSite = state.site(backend, config.hiddenSize(), projectionDim, new String[] {"text_projection"}, 0);
-    }
+    void attach(LoraState state) { adapters.attach(state); }
 
-    void detach() {
-        encoder.detach();
-        if (projectionSite != null) projectionSite.close();
-        projectionSite = null;
-    }
+    void detach() { adapters.detach(); }
 
-    void merge(int sign) {
-        encoder.merge(sign);
-        if (projectionSite != null) {
-            try (TensorScope scratch = new TensorScope(backend.device())) {
-                projectionSite.mergeInto(projection, sign, scratch);
-            }
-        }
-    }
+    void merge(int sign) { adapters.merge(sign); }
 
     /** What {@link #backward} needs from a training forward; closing it frees the saved activations. */
     public static final class Tape implements AutoCloseable {
@@ -223,9 +205,9 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower {
             backend.layerNorm(tape.encoded, finalGamma, finalBeta, (float) config.layerNormEps(), normed);
             tape.pooled = tape.scope.allocate(compute, b, d);
             tape.positions = backend.eosPool(normed, devIds, poolingEosId(), tape.pooled);
-            if (projectionSite != null) tape.t = tape.scope.allocate(compute, b, projectionSite.rankSum());
+            if (adapters.projectionSite() != null) tape.t = tape.scope.allocate(compute, b, adapters.projectionSite().rankSum());
             try (TensorScope scratch = new TensorScope(backend.device())) {
-                ClipEncoder.project(backend, scratch, tape.pooled, projection, projectionSite, tape.t, true, out);
+                ClipEncoder.project(backend, scratch, tape.pooled, projection, adapters.projectionSite(), tape.t, true, out);
             }
             return tape;
         } catch (RuntimeException e) {
@@ -242,7 +224,7 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower {
         DType compute = backend.computeType();
         try (TensorScope s = new TensorScope(backend.device())) {
             Tensor dPooled = s.allocate(compute, b, d);
-            ClipEncoder.projectBackward(backend, s, tape.pooled, projection, projectionSite, tape.t, dOut, dPooled);
+            ClipEncoder.projectBackward(backend, s, tape.pooled, projection, adapters.projectionSite(), tape.t, dOut, dPooled);
             Tensor dNormed = s.allocate(compute, b, len, d);  // only the pooled (EOS) tokens receive a gradient
             for (int r = 0; r < b; r++) backend.copyRows(dPooled, r * d, d, dNormed, (r * len + tape.positions[r]) * d, d, 1, d);
             Tensor dx = s.allocate(compute, b, len, d);

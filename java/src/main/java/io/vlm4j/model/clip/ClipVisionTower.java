@@ -39,7 +39,7 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
     private final Tensor preGamma, preBeta, postGamma, postBeta;  // [D]
     private final Tensor projection;      // [E, D]
     private final ClipEncoder encoder;
-    private LoraSite projectionSite;      // adapter on visual_projection, or null
+    private final TowerAdapters adapters;  // LoRA on the encoder and the projection
 
     /** Loads {@code vision_model.*} and {@code visual_projection.weight} ([E, D]) from {@code weights}. */
     public ClipVisionTower(Backend backend, ClipVisionConfig config, int projectionDim, WeightSource weights)
@@ -63,6 +63,7 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
             encoder = new ClipEncoder(backend, weights, "vision_model.encoder", config.numHiddenLayers(),
                     config.hiddenSize(), config.intermediateSize(), config.numAttentionHeads(), config.layerNormEps(),
                     Activation.fromHf(config.hiddenAct()));
+            adapters = new TowerAdapters(backend, encoder, "visual_projection", projection);
         } catch (IOException | RuntimeException ex) {
             params.close();
             throw ex;
@@ -102,7 +103,7 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
             backend.copyRows(x, 0, n * d, cls, 0, d, b, d);
             backend.layerNorm(cls, postGamma, postBeta, (float) config.layerNormEps(), cls);
             if (observer != null) observer.pooled(cls);
-            ClipEncoder.project(backend, scratch, cls, projection, projectionSite, null, false, out);
+            ClipEncoder.project(backend, scratch, cls, projection, adapters.projectionSite(), null, false, out);
         }
     }
 
@@ -138,32 +139,13 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
 
     /** The Linear modules an adapter may wrap: the encoder's and {@code visual_projection}. */
     @Override
-    public List<LoraWeights.Linear> linears() {
-        List<LoraWeights.Linear> list = new ArrayList<>(encoder.linears());
-        list.add(new LoraWeights.Linear("visual_projection", config.hiddenSize(), projectionDim));
-        return list;
-    }
+    public List<LoraWeights.Linear> linears() { return adapters.linears(); }
 
-    void attach(LoraState state) {
-        detach();
-        encoder.attach(state);
-        projectionSite = state.site(backend, config.hiddenSize(), projectionDim, new String[] {"visual_projection"}, 0);
-    }
+    void attach(LoraState state) { adapters.attach(state); }
 
-    void detach() {
-        encoder.detach();
-        if (projectionSite != null) projectionSite.close();
-        projectionSite = null;
-    }
+    void detach() { adapters.detach(); }
 
-    void merge(int sign) {
-        encoder.merge(sign);
-        if (projectionSite != null) {
-            try (TensorScope scratch = new TensorScope(backend.device())) {
-                projectionSite.mergeInto(projection, sign, scratch);
-            }
-        }
-    }
+    void merge(int sign) { adapters.merge(sign); }
 
     /** What {@link #backward} needs from a training forward; closing it frees the saved activations. */
     public static final class Tape implements AutoCloseable {
@@ -194,9 +176,9 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
             backend.copyRows(y, 0, n * d, tape.cls, 0, d, b, d);
             tape.clsNorm = tape.scope.allocate(compute, b, d);
             backend.layerNorm(tape.cls, postGamma, postBeta, (float) config.layerNormEps(), tape.clsNorm);
-            if (projectionSite != null) tape.t = tape.scope.allocate(compute, b, projectionSite.rankSum());
+            if (adapters.projectionSite() != null) tape.t = tape.scope.allocate(compute, b, adapters.projectionSite().rankSum());
             try (TensorScope scratch = new TensorScope(backend.device())) {
-                ClipEncoder.project(backend, scratch, tape.clsNorm, projection, projectionSite, tape.t, true, out);
+                ClipEncoder.project(backend, scratch, tape.clsNorm, projection, adapters.projectionSite(), tape.t, true, out);
             }
             return tape;
         } catch (RuntimeException e) {
@@ -213,7 +195,7 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
         DType compute = backend.computeType();
         try (TensorScope s = new TensorScope(backend.device())) {
             Tensor dPooled = s.allocate(compute, b, d);
-            ClipEncoder.projectBackward(backend, s, tape.clsNorm, projection, projectionSite, tape.t, dOut, dPooled);
+            ClipEncoder.projectBackward(backend, s, tape.clsNorm, projection, adapters.projectionSite(), tape.t, dOut, dPooled);
             Tensor dCls = s.allocate(compute, b, d);
             backend.layerNormBackward(tape.cls, postGamma, (float) config.layerNormEps(), dPooled, dCls, false, null, null);
             Tensor dx = s.allocate(compute, b, n, d);  // only the class tokens receive a gradient
