@@ -19,7 +19,7 @@ public final class RandomWeights implements WeightSource {
     public Tensor tensor(String name, long... shape) {
         int n = Math.toIntExact(io.vlm4j.tensor.Shapes.numel(shape));
         float[] v = new float[n];
-        if (name.contains("layer_norm") || name.contains("layrnorm")) {
+        if (isNorm(name)) {
             if (name.endsWith(".weight")) java.util.Arrays.fill(v, 1f);
         } else if (!name.endsWith(".bias")) {
             double std = name.equals("logit_scale") ? 0 : stdFor(name, shape);
@@ -28,6 +28,14 @@ public final class RandomWeights implements WeightSource {
             if (name.equals("logit_scale")) v[0] = (float) Math.log(1 / 0.07);
         }
         return Tensor.of(v, shape);
+    }
+
+    /** LayerNorm parameters under HF CLIP, timm (norm, norm1, norm_pre, fc_norm) and BERT (LayerNorm) names. */
+    static boolean isNorm(String name) {
+        String module = name.contains(".") ? name.substring(0, name.lastIndexOf('.')) : name;
+        String last = module.substring(module.lastIndexOf('.') + 1);
+        return name.contains("layer_norm") || name.contains("layrnorm") || name.contains("layernorm") || last.equals("LayerNorm")
+                || last.matches("(ln_\\w+|norm\\d?|norm_pre|fc_norm|ln_final|ln_pre|ln_post|layernorm)");
     }
 
     private static double stdFor(String name, long[] shape) {
