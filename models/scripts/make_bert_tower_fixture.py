@@ -142,7 +142,9 @@ def load_real_hf_model(wheel):
         mod.__package__ = "open_clip"
         sys.modules[mod.__name__] = mod
         exec(compile(zf.read(f"open_clip/{name}.py").decode("utf-8"), f"{wheel}!open_clip/{name}.py", "exec"), mod.__dict__)
-    version = next((n.split("-")[1] for n in zf.namelist() if n.endswith(".dist-info/METADATA")), "?")
+    metadata = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+    version = next(line.split(":", 1)[1].strip() for line in zf.read(metadata).decode("utf-8").splitlines()
+                   if line.startswith("Version:"))
     return sys.modules["open_clip.hf_model"], version
 
 

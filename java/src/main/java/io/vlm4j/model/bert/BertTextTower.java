@@ -230,7 +230,8 @@ public final class BertTextTower implements AutoCloseable {
 
     /**
      * The 0/1 key mask on the host: the given mask (checked) or {@code ids != pad}. Also checks the ids' range, with a
-     * message naming the row, since a bad id would otherwise surface as a kernel error.
+     * message naming the row, since a bad id would otherwise surface as a kernel error. On a GPU backend this is one small
+     * device-to-host copy of the ids per call.
      */
     private int[] hostMask(Tensor ids, Tensor attentionMask) {
         int[] idv = ids.toIntArray();
