@@ -202,8 +202,11 @@ class BertTextTowerTest {
              BertTextTower tower = tower(backend, CONFIG, w, Pooling.MEAN, Projection.LINEAR, E)) {
             String m = assertThrows(IllegalArgumentException.class, () -> run(tower, new int[][] {{3, 4}, {0, 0}}, null)).getMessage();
             assertTrue(m.contains("row 1 has no token"), m);
-            m = assertThrows(IllegalArgumentException.class, () -> run(tower, new int[][] {{3, 4}}, new int[][] {{1, 0}, {1, 1}})).getMessage();
-            assertTrue(m.contains("attentionMask"), m);
+            try (Tensor ids = Tensor.ofInts(new int[] {3, 4}, 1, 2); Tensor mask = Tensor.ofInts(new int[] {1, 0, 1, 1}, 2, 2);
+                 Tensor out = Tensor.allocate(io.vlm4j.tensor.DType.F32, 1, E)) {
+                m = assertThrows(IllegalArgumentException.class, () -> tower.forward(ids, mask, out)).getMessage();
+                assertTrue(m.contains("attentionMask must have shape [1, 2]"), m);
+            }
             m = assertThrows(IllegalArgumentException.class, () -> run(tower, new int[][] {{3, 4}}, new int[][] {{1, 2}})).getMessage();
             assertTrue(m.contains("attentionMask[0, 1] = 2"), m);
             m = assertThrows(IllegalArgumentException.class, () -> run(tower, new int[][] {{3, 50}}, null)).getMessage();
