@@ -49,7 +49,7 @@ import java.util.Objects;
  * LayerNorm parameters and biases stay F32. The pooler's tanh is applied on the host to the [B, D] rows (the backend
  * has no tanh), in double precision.
  */
-public final class BertTextTower implements AutoCloseable {
+public final class BertTextTower implements io.vlm4j.model.TextTower {
 
     /** How the [B, L, D] {@code last_hidden_state} becomes one [B, D] vector per text (open_clip's poolers). */
     public enum Pooling {
@@ -180,11 +180,21 @@ public final class BertTextTower implements AutoCloseable {
 
     public BertConfig config() { return config; }
 
+    @Override
+    public String family() { return "bert"; }
+
+    @Override
+    public int maxLength() { return config.maxPositions(); }
+
+    @Override
+    public int vocabSize() { return config.vocab(); }
+
     public Pooling pooling() { return pooling; }
 
     public Projection projection() { return projection; }
 
     /** E, the width of the embeddings {@link #forward} writes. */
+    @Override
     public int projectionDim() { return projectionDim; }
 
     /** The MLP projection's hidden width, (D + E) / 2 rounded down as open_clip's {@code (d_model + output_dim) // 2}. */
@@ -197,6 +207,7 @@ public final class BertTextTower implements AutoCloseable {
      * [0, vocab); attentionMask: I32 [B, L] of 0/1 (1 = keep), or null for {@code ids != pad_token_id}; every row must
      * keep at least one token. out: F32 [B, E], on any device.
      */
+    @Override
     public void forward(Tensor ids, Tensor attentionMask, Tensor out) {
         String op = "bert forward";
         OpChecks.requireDType(op, "ids", ids, DType.I32);
@@ -334,6 +345,7 @@ public final class BertTextTower implements AutoCloseable {
     }
 
     /** Multiply-accumulates per text of {@code len} tokens with this tower's pooling and projection. */
+    @Override
     public long macsPerText(long len) {
         return macsPerText(config, pooling, projection, projectionDim, len);
     }
