@@ -7,8 +7,9 @@ import java.io.IOException;
 
 /**
  * A {@link WeightSource} over an open {@link WeightStore} (safetensors, single file or sharded): tensors come back as F32
- * host tensors after the store has checked their shape; a missing tensor or a config/checkpoint mismatch is a {@code ModelFormatException} naming the tensor. The store stays
- * owned by the caller and must stay open while towers load from it.
+ * host tensors after the store has checked their shape; a missing tensor or a config/checkpoint mismatch is a
+ * {@code ModelFormatException} naming the tensor. The store stays owned by the caller and must stay open while towers
+ * load from it.
  */
 public record StoreWeights(WeightStore store) implements WeightSource {
 
