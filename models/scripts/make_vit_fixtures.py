@@ -24,7 +24,7 @@ trunk made with `reset_classifier(0)` and its default pool), and saved under the
 Run from the repository root (a few seconds):
     /tmp/venv/bin/python models/scripts/make_vit_fixtures.py
 
-Writes java/src/test/resources/vit/ (README.md there lists every file with its shape); the script checks itself
+Writes java/src/test/resources/vit/ (README.md, generated too, lists every file with its shape); the script checks itself
 (the saved weights reload into fresh models with identical outputs, a manual MAP-head computation equals HF's) and
 fails on any mismatch.
 """
@@ -97,6 +97,7 @@ N = 3  # batch
 TIMM_EMBED = 24
 SEQ = 16
 PAD = 1
+SDPA_NOTE = ["(not measured)"]
 
 
 def reinit(model, seed, special=None):
@@ -186,7 +187,8 @@ def make_timm(files):
 def siglip_config():
     return SiglipConfig(
         text_config=dict(vocab_size=100, hidden_size=24, intermediate_size=40, num_hidden_layers=2,
-                         num_attention_heads=4, max_position_embeddings=SEQ, projection_size=32, pad_token_id=PAD),
+                         num_attention_heads=4, max_position_embeddings=SEQ, projection_size=32, pad_token_id=PAD,
+                         bos_token_id=None, eos_token_id=PAD),
         vision_config=dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                            num_attention_heads=4))
 
@@ -196,6 +198,8 @@ def make_siglip(files):
     model = SiglipModel(config).eval()
     if hasattr(model, "set_attn_implementation"):
         model.set_attn_implementation("eager")
+    check(model.vision_model.config._attn_implementation == "eager" and model.text_model.config._attn_implementation == "eager",
+          "eager attention in both towers")
 
     def special(name):
         if name.endswith("probe"):
@@ -224,26 +228,92 @@ def make_siglip(files):
         text = model.text_model(input_ids=ids)
         text_masked = model.text_model(input_ids=ids, attention_mask=mask)
         out = model(input_ids=ids, pixel_values=pixels)
-        check(torch.equal(out.image_embeds, vision.pooler_output) or max_abs(out.image_embeds, vision.pooler_output) == 0,
-              "SiglipModel.image_embeds is the vision pooler_output")
+        pooled = vision.pooler_output
+        check(max_abs(out.image_embeds, pooled / pooled.norm(dim=-1, keepdim=True)) < 1e-6,
+              "SiglipModel.image_embeds is the normalized vision pooler_output")
+        check(max_abs(out.text_model_output.pooler_output, text.pooler_output) == 0,
+              "SiglipModel runs the text tower without a mask when none is given")
         # the MAP head by hand, from the post-LN tokens: nn.MultiheadAttention with the probe as the only query
         head = model.vision_model.head
         h = head.attention(head.probe.repeat(N, 1, 1), vision.last_hidden_state, vision.last_hidden_state)[0]
         manual = (h + head.mlp(head.layernorm(h)))[:, 0]
         check(max_abs(manual, vision.pooler_output) == 0, "manual MAP head equals HF's")
-        fresh = SiglipModel.from_pretrained(mdir).eval()
-        check(max_abs(fresh(input_ids=ids, pixel_values=pixels).logits_per_image, out.logits_per_image) < 1e-6,
+        fresh = SiglipModel.from_pretrained(mdir, attn_implementation="eager").eval()
+        check(max_abs(fresh(input_ids=ids, pixel_values=pixels).logits_per_image, out.logits_per_image) == 0,
               "siglip reload reproduces the logits")
+        sdpa = SiglipModel.from_pretrained(mdir, attn_implementation="sdpa").eval()
+        SDPA_NOTE[0] = "max |diff| %.1e on the logits, %.1e on the pooled image output" % (
+            max_abs(sdpa(input_ids=ids, pixel_values=pixels).logits_per_image, out.logits_per_image),
+            max_abs(sdpa.vision_model(pixel_values=pixels).pooler_output, pooled))
     save_npy("siglip_pixel_values.npy", pixels, files)
     save_npy("siglip_input_ids.npy", ids.to(torch.int32), files)
     save_npy("siglip_attention_mask.npy", mask.to(torch.int32), files)
-    save_npy("siglip_vision_last_hidden_state.npy", vision.last_hidden_state, files)
     save_npy("siglip_vision_pooled.npy", vision.pooler_output, files)
     save_npy("siglip_text_embeds.npy", text.pooler_output, files)
     save_npy("siglip_text_embeds_masked.npy", text_masked.pooler_output, files)
     save_npy("siglip_logits_per_image.npy", out.logits_per_image, files)
     save_npy("siglip_probs_per_image.npy", torch.sigmoid(out.logits_per_image), files)
     return sorted(load_file(os.path.join(mdir, "model.safetensors")).keys())
+
+
+README = """# ViT-family reference fixtures (timm ViT + open_clip head, HF SigLIP)
+
+Written by `models/scripts/make_vit_fixtures.py` (run from the repository root:
+`/tmp/venv/bin/python models/scripts/make_vit_fixtures.py`; it deletes and rewrites this folder). CI never runs it.
+Read by `TimmFixtureTest` and `SiglipFixtureTest` (java/src/test/java/io/vlm4j/model/vit/).
+
+Versions (also in `versions.json`): {versions}.
+CPU, float32, `torch.set_num_threads(1)`; HF attention `eager` (SDPA differs from it here by {sdpa}).
+
+**timm without torchvision.** timm declares torchvision as a dependency and imports it when `timm` is imported, but
+torchvision is not installable on this project's machines (not in the offline wheel set). timm was installed with
+`pip install --no-deps` and the script answers `import torchvision...` with an inert stand-in module (its
+`install_torchvision_stand_in`); the ViT code that runs is timm's own (`timm.create_model`). Pillow is needed by
+`timm.data` at import time. open_clip (also needing torchvision) is not imported: its `TimmModel` head for
+`timm_proj="linear"` is rebuilt as open_clip 3.3.0 builds it, `nn.Sequential(OrderedDict(drop=Dropout(0),
+proj=Linear(width, embed_dim, bias=False)))`, under the same module names.
+
+Weights are re-initialized (seeded, parameters visited in sorted name order) at a larger scale than the libraries'
+init so activations are O(1): matrices N(0, 0.2), LayerNorm gamma 1 + 0.1 N(0,1), beta and biases 0.1 N(0,1);
+timm `cls_token`/`pos_embed` and SigLIP token/position embeddings N(0, 0.5); SigLIP `head.probe` N(0, 1).
+
+## timm ViT + open_clip head (BiomedCLIP's image tower in miniature, spec 04 §3)
+
+`timm.create_model('vit_base_patch16_224', pretrained=False, img_size=32, patch_size=8, embed_dim=32, depth=2,
+num_heads=4, num_classes=0)`: class token, `global_pool='token'`, no pre-norm (so the patch conv has a bias), final
+`norm` over all tokens, exact GELU, qkv bias, LayerNorm eps 1e-6, MLP 128; then the 'linear' head to 24.
+
+- `timm_vit.safetensors`: the state dict with open_clip `CustomTextCLIP` names: `visual.trunk.*`
+  ({timm_count} tensors) and `visual.head.proj.weight` [24, 32].
+- `timm_pixel_values.npy` [3, 3, 32, 32]: N(0, 1) inputs.
+- `timm_trunk_pooled.npy` [3, 32]: `trunk(pixels)`, i.e. `norm(x)[:, 0]` (the head input).
+- `timm_image_embeds.npy` [3, 24]: `visual(pixels)` = `head.proj(trunk(pixels))`, not normalized.
+
+## HF SigLIP (spec 06 §6.2)
+
+`siglip/`: `SiglipModel.save_pretrained` (config.json + model.safetensors, {siglip_count} tensors). Vision: image 32, patch 8
+(16 tokens, no class token), hidden 32, MLP 64, 2 layers, 4 heads. Text: vocab 100, hidden 24, MLP 40, 2 layers,
+4 heads, 16 positions, `projection_size` 32 (so the text `head` maps 24 → 32), pad = eos = 1, bos None. Both:
+`gelu_pytorch_tanh`, eps 1e-6. `logit_scale` = ln 10, `logit_bias` = −1.5.
+
+- `siglip_pixel_values.npy` [3, 3, 32, 32]: N(0, 1) inputs.
+- `siglip_input_ids.npy` int32 [3, 16]: rows of 5, 11 and 16 random ids in [2, 100), right-padded with 1 to 16.
+- `siglip_attention_mask.npy` int32 [3, 16]: 1 on the non-pad positions (used only for the `_masked` output).
+- `siglip_vision_pooled.npy` [3, 32]: `vision_model(pixels).pooler_output` (the MAP head output = SigLIP's image
+  embedding, not normalized). The script checks it against the MAP head computed by hand.
+- `siglip_text_embeds.npy` [3, 32]: `text_model(input_ids).pooler_output` (no mask, as SigLIP runs).
+- `siglip_text_embeds_masked.npy` [3, 32]: the same with `attention_mask`.
+- `siglip_logits_per_image.npy` [3, 3]: `SiglipModel(input_ids, pixel_values).logits_per_image`
+  = exp(logit_scale)·cos(image_i, text_j) + logit_bias.
+- `siglip_probs_per_image.npy` [3, 3]: `sigmoid(logits_per_image)`.
+"""
+
+
+def write_readme(versions, sdpa, timm_keys, siglip_keys):
+    text = README.format(versions=", ".join(f"{k} {v}" for k, v in sorted(versions.items())), sdpa=sdpa,
+                         timm_count=sum(k.startswith("visual.trunk.") for k in timm_keys), siglip_count=len(siglip_keys))
+    with open(os.path.join(OUT, "README.md"), "w") as f:
+        f.write(text)
 
 
 def main():
@@ -261,9 +331,7 @@ def main():
     with open(os.path.join(OUT, "versions.json"), "w") as f:
         json.dump(versions, f, indent=2, sort_keys=True)
         f.write("\n")
-    with open(os.path.join(OUT, "files.json"), "w") as f:
-        json.dump(dict(arrays=files, timm_keys=timm_keys, siglip_keys=siglip_keys), f, indent=1)
-        f.write("\n")
+    write_readme(versions, SDPA_NOTE[0], timm_keys, siglip_keys)
     print(json.dumps(versions))
     for name, shape, dtype in files:
         print(f"{name:42s} {dtype:8s} {shape}")
