@@ -132,7 +132,7 @@ def max_abs(a, b):
 
 
 def save_npy(name, arr, files):
-    arr = arr.detach().numpy() if isinstance(arr, torch.Tensor) else arr
+    arr = np.ascontiguousarray(arr.detach().numpy() if isinstance(arr, torch.Tensor) else arr)  # C order for Java
     np.save(os.path.join(OUT, name), arr)
     files.append((name, list(arr.shape), str(arr.dtype)))
 

@@ -24,7 +24,7 @@ class SiglipFixtureTest {
     static final Path MODEL = DIR.resolve("siglip");
 
     @AfterAll
-    static void printWorst() { VitReference.printWorst("siglip fixture"); }
+    static void printWorst() { VitReference.printWorst("fixture siglip"); }
 
     @Test
     void configIsRead() throws Exception {
@@ -45,7 +45,7 @@ class SiglipFixtureTest {
                  Tensor pixels = Npy.readFloat32(DIR.resolve("siglip_pixel_values.npy"));
                  Tensor out = Tensor.allocate(DType.F32, 3, 32)) {
                 vision.forward(pixels, out);
-                assertClose("siglip fixture vision pooled " + backendName, TimmFixtureTest.npy("siglip_vision_pooled.npy"),
+                assertClose("fixture siglip vision pooled " + backendName, TimmFixtureTest.npy("siglip_vision_pooled.npy"),
                         out.toFloatArray(), tol);
                 image = out.toFloatRows();
             }
@@ -54,17 +54,17 @@ class SiglipFixtureTest {
                  Tensor mask = Npy.readInt32(DIR.resolve("siglip_attention_mask.npy"));
                  Tensor out = Tensor.allocate(DType.F32, 3, 32)) {
                 tower.forward(ids, mask, out);
-                assertClose("siglip fixture text masked " + backendName, TimmFixtureTest.npy("siglip_text_embeds_masked.npy"),
+                assertClose("fixture siglip text masked " + backendName, TimmFixtureTest.npy("siglip_text_embeds_masked.npy"),
                         out.toFloatArray(), tol);
                 tower.forward(ids, out);
-                assertClose("siglip fixture text " + backendName, TimmFixtureTest.npy("siglip_text_embeds.npy"),
+                assertClose("fixture siglip text " + backendName, TimmFixtureTest.npy("siglip_text_embeds.npy"),
                         out.toFloatArray(), tol);
                 text = out.toFloatRows();
             }
             SiglipLogits logits = SiglipLogits.load(weights);
-            assertClose("siglip fixture logits " + backendName, TimmFixtureTest.npy("siglip_logits_per_image.npy"),
+            assertClose("fixture siglip logits " + backendName, TimmFixtureTest.npy("siglip_logits_per_image.npy"),
                     flat(logits.logits(image, text)), tol);
-            assertClose("siglip fixture probabilities " + backendName, TimmFixtureTest.npy("siglip_probs_per_image.npy"),
+            assertClose("fixture siglip probabilities " + backendName, TimmFixtureTest.npy("siglip_probs_per_image.npy"),
                     flat(logits.probabilities(image, text)), tol);
         }
     }

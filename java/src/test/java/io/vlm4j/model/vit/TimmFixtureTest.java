@@ -43,7 +43,7 @@ class TimmFixtureTest {
     }
 
     @AfterAll
-    static void printWorst() { VitReference.printWorst("timm fixture"); }
+    static void printWorst() { VitReference.printWorst("fixture timm"); }
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"cpu", "reference", "cuda"})
@@ -56,9 +56,9 @@ class TimmFixtureTest {
              Tensor pixels = Npy.readFloat32(DIR.resolve("timm_pixel_values.npy"));
              Tensor embeds = Tensor.allocate(DType.F32, 3, 24); Tensor pooled = Tensor.allocate(DType.F32, 3, 32)) {
             trunk.forward(pixels, pooled);
-            assertClose("timm fixture trunk pooled " + backendName, npy("timm_trunk_pooled.npy"), pooled.toFloatArray(), tol);
+            assertClose("fixture timm trunk pooled " + backendName, npy("timm_trunk_pooled.npy"), pooled.toFloatArray(), tol);
             tower.forward(pixels, embeds);
-            assertClose("timm fixture image embeds " + backendName, npy("timm_image_embeds.npy"), embeds.toFloatArray(), tol);
+            assertClose("fixture timm image embeds " + backendName, npy("timm_image_embeds.npy"), embeds.toFloatArray(), tol);
         }
     }
 }
