@@ -122,7 +122,7 @@ public final class OpenClipLayout {
         }
         if (m.has("init_logit_bias") || timm.map(n -> n.contains("siglip")).orElse(false)) {
             m.refuse(m.has("init_logit_bias") ? "init_logit_bias" : "vision_cfg.timm_model_name",
-                    "a SigLIP model (sigmoid loss with logit_bias, timm image tower, MAP pooling); SigLIP has its own loader");
+                    "a SigLIP model (sigmoid loss with logit_bias, timm image tower, MAP pooling), not a plain CLIP");
         }
         if (timm.isPresent() && hf.isPresent()) {
             v.refuse("timm_model_name", "'" + timm.get() + "' with text_cfg.hf_model_name '" + hf.get()

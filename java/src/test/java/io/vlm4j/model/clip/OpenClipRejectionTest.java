@@ -66,7 +66,7 @@ class OpenClipRejectionTest {
     }
 
     @Test
-    void featuresCLipDoesNotHaveAreRefusedNamingTheField() throws Exception {
+    void featuresClipDoesNotHaveAreRefusedNamingTheField() throws Exception {
         assertRefused(c -> vision(c).put("ls_init_value", 1e-5), "vision_cfg.ls_init_value", "layer scale");
         assertRefused(c -> text(c).put("ls_init_value", 1e-5), "text_cfg.ls_init_value", "layer scale");
         assertRefused(c -> vision(c).put("attentional_pool", true), "vision_cfg.attentional_pool", "CoCa");
