@@ -45,6 +45,25 @@ import open_clip_to_vlm4j as conv  # noqa: E402
 VISION_CFG = {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8, "head_width": 8}
 TEXT_CFG = {"context_length": 16, "vocab_size": 1000, "width": 32, "heads": 4, "layers": 2}
 EMBED_DIM = 24
+OPEN_CLIP_DESC = "?"
+FIXTURE_README = """# open_clip fixture (tiny plain CLIP)
+
+Written by `models/convert/check_open_clip_conversion.py --fixture-out java/src/test/resources/openclip/tiny`
+(run from the repository root; it deletes and rewrites this folder). CI never runs it.
+
+Versions: Python {python}, torch {torch}, numpy {numpy}, {open_clip}. CPU, float32, one thread.
+
+- `open_clip_config.json`: `model_cfg` = embed_dim 24, quick_gelu true, vision_cfg {vision}, text_cfg {text}
+  (open_clip defaults otherwise: mlp_ratio 4, argmax text pooling), `preprocess_cfg` OpenAI mean/std.
+- `open_clip_model.safetensors`: `open_clip.model.CLIP(...).state_dict()` with open_clip names, stored F16. The
+  model was re-initialised with seeded values (weights N(0, 1/fan-in), embeddings std 0.5, biases and LayerNorm
+  offsets std 0.1, logit_scale 2.5) and its parameters rounded to float16 before the outputs were computed, so
+  the F16 file holds exactly the weights that produced them.
+- `pixel_values.npy` float32 [3, 3, 32, 32] N(0, 1); `input_ids.npy` int32 [4, 16]: 998 (start), random ids, 999
+  (end, the largest id, where open_clip pools), zero padding.
+- `image_embeds.npy` [3, 24] = `model.encode_image(pixels)`, `text_embeds.npy` [4, 24] = `model.encode_text(ids)`,
+  float32, not normalized.
+"""
 
 
 def import_open_clip(src):
@@ -55,6 +74,8 @@ def import_open_clip(src):
         if src is None:
             raise SystemExit(f"open_clip cannot be imported ({e}); pass --open-clip-src DIR") from e
     pkg_dir = os.path.join(src, "open_clip")
+    import transformers  # noqa: F401  before the stand-in: transformers probes for torchvision when imported
+    stub = []
     if "torchvision" not in sys.modules:
         try:
             import torchvision  # noqa: F401
@@ -67,14 +88,19 @@ def import_open_clip(src):
 
             misc.FrozenBatchNorm2d = FrozenBatchNorm2d
             tv.ops, ops.misc = ops, misc
-            sys.modules.update({"torchvision": tv, "torchvision.ops": ops, "torchvision.ops.misc": misc})
+            stub = {"torchvision": tv, "torchvision.ops": ops, "torchvision.ops.misc": misc}
+            sys.modules.update(stub)
     pkg = types.ModuleType("open_clip")
     pkg.__path__ = [pkg_dir]  # a package without running its __init__ (which imports the transforms)
     sys.modules["open_clip"] = pkg
     version = {}
     with open(os.path.join(pkg_dir, "version.py")) as f:
         exec(f.read(), version)
-    return importlib.import_module("open_clip.model"), f"open_clip {version.get('__version__', '?')} (model code from {src})"
+    model = importlib.import_module("open_clip.model")
+    for name in stub:  # utils.py holds its one name; nothing else may mistake the stand-in for torchvision
+        del sys.modules[name]
+    return model, f"open_clip {version.get('__version__', '?')} (model code from {src}" + (
+        ", torchvision stand-in)" if stub else ")")
 
 
 def tiny_model(oc_model, seed=0):
@@ -188,6 +214,9 @@ def write_fixture(oc_model, out, work):
     np.save(os.path.join(out, "input_ids.npy"), ids.numpy().astype(np.int32))
     np.save(os.path.join(out, "image_embeds.npy"), img)
     np.save(os.path.join(out, "text_embeds.npy"), txt)
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write(FIXTURE_README.format(python=platform.python_version(), torch=torch.__version__, numpy=np.__version__,
+                                      open_clip=OPEN_CLIP_DESC, vision=json.dumps(VISION_CFG), text=json.dumps(TEXT_CFG)))
     print(f"fixture written to {out}: " + ", ".join(f"{n} {os.path.getsize(os.path.join(out, n))} B" for n in sorted(os.listdir(out))))
 
 
@@ -204,7 +233,9 @@ def main():
     ap.add_argument("--tol", type=float, default=1e-4, help="max abs error allowed (embeddings are O(1))")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    global OPEN_CLIP_DESC
     oc_model, oc_desc = import_open_clip(a.open_clip_src)
+    OPEN_CLIP_DESC = oc_desc
     print(f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, {oc_desc}")
     work = a.work or tempfile.mkdtemp(prefix="open_clip_check_")
     os.makedirs(work, exist_ok=True)
@@ -228,6 +259,14 @@ def main():
     os.makedirs(oc_dir, exist_ok=True)
     shutil.copyfile(os.path.join(src, "open_clip_config.json"), os.path.join(oc_dir, "open_clip_config.json"))
     conv.write_safetensors(os.path.join(oc_dir, "open_clip_model.safetensors"), model.state_dict())
+
+    # the same conversion from open_clip_model.safetensors (read without the safetensors package) must match
+    hf_st = os.path.join(work, "converted_hf_from_safetensors")
+    conv.convert(oc_dir, hf_st, force=True)
+    a_sd = conv.read_safetensors(os.path.join(hf_dir, "model.safetensors"))
+    b_sd = conv.read_safetensors(os.path.join(hf_st, "model.safetensors"))
+    assert list(a_sd) == list(b_sd) and all(torch.equal(a_sd[k], b_sd[k]) for k in a_sd), "bin and safetensors differ"
+    print("conversion from .safetensors: identical to the conversion from .bin")
 
     rows = [("transformers CLIPModel, converted dir", hf_outputs(hf_dir, pixels, ids))]
     if a.jar:

@@ -461,7 +461,7 @@ def convert(src, out, config=None, dtype="keep", keep_names=False, force=False, 
             with open(os.path.join(out, "preprocessor_config.json"), "w", encoding="utf-8") as f:
                 json.dump(pre, f, indent=2)
                 f.write("\n")
-            written.append("preprocessor_config.json (from preprocess_cfg)")
+            written.append("preprocessor_config.json (from preprocess_cfg and open_clip's defaults)")
         else:
             log(note)
     if not any(n in written for n in ("tokenizer.json", "vocab.json", "bpe_simple_vocab_16e6.txt.gz", "vocab.txt")):
