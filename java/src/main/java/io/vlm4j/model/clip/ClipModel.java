@@ -71,7 +71,11 @@ public final class ClipModel implements AutoCloseable {
         this.text = t;
     }
 
-    /** Loads a model directory (config.json + safetensors) or one .safetensors file beside its config.json, on the CPU backend. */
+    /**
+     * Loads a model directory (config.json + safetensors) or one .safetensors file beside its config.json, on the CPU
+     * backend. open_clip CLIP directories (open_clip_config.json + open_clip_model.safetensors or model.safetensors)
+     * load too: see {@link OpenClipLayout}.
+     */
     public static ClipModel load(Path path) throws IOException {
         Backend cpu = new CpuBackend();
         try {
@@ -90,9 +94,12 @@ public final class ClipModel implements AutoCloseable {
     private static ClipModel load(Path path, Backend backend, boolean ownsBackend) throws IOException {
         if (!Files.exists(path)) throw new java.nio.file.NoSuchFileException(path.toString(), null, "model path does not exist");
         Path configDir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
-        ClipConfig config = ClipConfigLoader.load(configDir);
-        try (WeightStore store = WeightStore.open(path)) {
-            return new ClipModel(backend, ownsBackend, config, storeSource(store));
+        // open_clip's layout (OpenClipLayout): its config when there is no HF config.json, its key names wherever found
+        ClipConfig config = OpenClipLayout.isOpenClipDirectory(configDir)
+                ? OpenClipLayout.loadConfig(configDir) : ClipConfigLoader.load(configDir);
+        try (WeightStore store = WeightStore.open(OpenClipLayout.weightsPath(path))) {
+            WeightSource weights = OpenClipLayout.hasOpenClipNames(store) ? OpenClipLayout.weights(store) : storeSource(store);
+            return new ClipModel(backend, ownsBackend, config, weights);
         }
     }
 
