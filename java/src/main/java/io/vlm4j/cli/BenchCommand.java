@@ -29,7 +29,8 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, description = "Throughput of the image and text towers on seeded random weights (nothing downloaded).")
 final class BenchCommand implements Callable<Integer> {
-    @Option(names = "--arch", defaultValue = "ViT-B/16", description = "ViT-B/32, ViT-B/16, ViT-L/14 or ViT-L/14@336 (default: ${DEFAULT-VALUE})")
+    @Option(names = {"--arch", "--model-arch"}, defaultValue = "ViT-B/16",
+            description = "ViT-B/32, ViT-B/16, ViT-L/14, ViT-L/14@336 (CLIP), biomedclip-vit-b16 or siglip-base-patch16-224 (default: ${DEFAULT-VALUE})")
     String arch;
 
     @Option(names = "--tower", defaultValue = "both", description = "vision, text or both (default: ${DEFAULT-VALUE})")
@@ -60,8 +61,10 @@ final class BenchCommand implements Callable<Integer> {
         if (!tower.equals("vision") && !tower.equals("text") && !tower.equals("both")) {
             throw new IllegalArgumentException("--tower must be vision, text or both, got '" + tower + "'");
         }
-        ClipConfig config = ClipConfig.preset(arch);
-        try (Backend backend = options.open(); ClipModel clip = ClipModel.random(config, seed, backend)) {
+        boolean other = io.vlm4j.model.clip.ModelFamilies.PRESETS.contains(arch.toLowerCase(java.util.Locale.ROOT));
+        ClipConfig config = other ? null : ClipConfig.preset(arch);
+        try (Backend backend = options.open();
+             ClipModel clip = other ? io.vlm4j.model.clip.ModelFamilies.random(arch, seed, backend) : ClipModel.random(config, seed, backend)) {
             int batch = options.batchGiven() ? options.batch : 8;
             clip.batchSize(batch);
             if (!tower.equals("text")) report(measureVision(clip.vision().orElseThrow(), backend, batch), backend, batch);

@@ -35,6 +35,8 @@ public final class ClipModel implements AutoCloseable {
     private final ClipConfig config;
     private final ImageTower vision;
     private final TextTower text;
+    private final String family;     // "clip", "biomedclip", "siglip"
+    private final float logitBias;   // SigLIP: logits = exp(logit_scale)·cos + logit_bias; 0 for the softmax families
     private final float logitScale;
     private int batchSize = 16;
     private boolean graphs;
@@ -69,7 +71,33 @@ public final class ClipModel implements AutoCloseable {
         }
         this.vision = v;
         this.text = t;
+        this.family = "clip";
+        this.logitBias = 0f;
     }
+
+    /**
+     * A model of another family from its towers (owned from now on; either may be null): BiomedCLIP, SigLIP
+     * ({@link ModelFamilies}). {@link #config()} is not available for these.
+     */
+    ClipModel(Backend backend, boolean ownsBackend, String family, ImageTower vision, TextTower text, float logitScale, float logitBias) {
+        this.backend = backend;
+        this.ownsBackend = ownsBackend;
+        this.config = null;
+        this.family = family;
+        this.vision = vision;
+        this.text = text;
+        this.logitScale = logitScale;
+        this.logitBias = logitBias;
+    }
+
+    /** The model family: "clip" (HF or open_clip CLIP), "biomedclip" (timm ViT + BERT), "siglip". */
+    public String family() { return family; }
+
+    /** SigLIP's logit bias (logits = exp(logit_scale)·cos + bias, probabilities by sigmoid); 0 for the other families. */
+    public float logitBias() { return logitBias; }
+
+    /** Whether logits are independent sigmoids (SigLIP) rather than a softmax over the candidates (CLIP, BiomedCLIP). */
+    public boolean sigmoidLogits() { return family.equals("siglip"); }
 
     /**
      * Loads a model directory (config.json + safetensors) or one .safetensors file beside its config.json, on the CPU
@@ -94,6 +122,8 @@ public final class ClipModel implements AutoCloseable {
     private static ClipModel load(Path path, Backend backend, boolean ownsBackend) throws IOException {
         if (!Files.exists(path)) throw new java.nio.file.NoSuchFileException(path.toString(), null, "model path does not exist");
         Path configDir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
+        Optional<ClipModel> other = ModelFamilies.load(path, configDir, backend, ownsBackend);
+        if (other.isPresent()) return other.get();
         // open_clip's layout (OpenClipLayout): its config when there is no HF config.json, its key names wherever found
         ClipConfig config = OpenClipLayout.isOpenClipDirectory(configDir)
                 ? OpenClipLayout.loadConfig(configDir) : ClipConfigLoader.load(configDir);
@@ -108,7 +138,7 @@ public final class ClipModel implements AutoCloseable {
         return new ClipModel(backend, false, config, new RandomWeights(seed));
     }
 
-    private static WeightSource storeSource(WeightStore store) {
+    static WeightSource storeSource(WeightStore store) {
         return new WeightSource() {
             @Override
             public Tensor tensor(String name, long... shape) throws IOException {
@@ -123,7 +153,11 @@ public final class ClipModel implements AutoCloseable {
         };
     }
 
-    public ClipConfig config() { return config; }
+    /** The CLIP configuration; only for the CLIP family ({@link #family()}). */
+    public ClipConfig config() {
+        if (config == null) throw new IllegalStateException("a " + family + " model has no CLIP configuration");
+        return config;
+    }
 
     public Backend backend() { return backend; }
 
@@ -401,8 +435,8 @@ public final class ClipModel implements AutoCloseable {
     }
 
     /**
-     * logits_per_image [Ni, Nt] = exp(logit_scale) · cos(image_i, text_j) (HF {@code CLIPModel.forward});
-     * logits_per_text is its transpose. Inputs need not be normalized.
+     * logits_per_image [Ni, Nt] = exp(logit_scale) · cos(image_i, text_j) (+ logit_bias for SigLIP; HF {@code CLIPModel.forward},
+     * {@code SiglipModel.forward}); logits_per_text is its transpose. Inputs need not be normalized.
      */
     public float[][] similarity(float[][] imageEmbeds, float[][] textEmbeds) {
         double scale = Math.exp(logitScale);
@@ -417,7 +451,7 @@ public final class ClipModel implements AutoCloseable {
                     na += (double) a[k] * a[k];
                     nb += (double) b[k] * b[k];
                 }
-                out[i][j] = (float) (scale * dot / Math.sqrt(na * nb));
+                out[i][j] = (float) (scale * dot / Math.sqrt(na * nb) + logitBias);
             }
         }
         return out;

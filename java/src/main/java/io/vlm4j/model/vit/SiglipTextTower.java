@@ -24,7 +24,7 @@ import java.io.IOException;
  * {@code embeddings.token_embedding.weight [V,D], embeddings.position_embedding.weight [P,D], encoder.layers.i.*,
  * final_layer_norm.*, head.weight [E,D], head.bias [E]}.
  */
-public final class SiglipTextTower implements AutoCloseable {
+public final class SiglipTextTower implements io.vlm4j.model.TextTower {
     private final Backend backend;
     private final SiglipTextConfig config;
     private final TensorScope params;
@@ -61,10 +61,28 @@ public final class SiglipTextTower implements AutoCloseable {
 
     public SiglipTextConfig config() { return config; }
 
+    @Override
+    public String family() { return "siglip"; }
+
+    @Override
+    public int maxLength() { return config.maxPositionEmbeddings(); }
+
+    @Override
+    public int vocabSize() { return config.vocabSize(); }
+
+    /** Encoder, final LayerNorm and the head of the last position. */
+    @Override
+    public long macsPerText(long len) {
+        long d = config.hiddenSize();
+        return PreLnEncoder.macs(config.numHiddenLayers(), d, config.intermediateSize(), 1, len) + d * config.projectionSize();
+    }
+
     /** Width of the text embeddings: projection_size. */
+    @Override
     public int projectionDim() { return config.projectionSize(); }
 
     /** ids: I32 [B, L] (padded as SigLIP expects), no mask; out: F32 [B, projection_size]. */
+    @Override
     public void forward(Tensor ids, Tensor out) {
         forward(ids, null, out);
     }
@@ -73,6 +91,7 @@ public final class SiglipTextTower implements AutoCloseable {
      * ids: I32 [B, L] with 1 ≤ L ≤ max_position_embeddings; attentionMask: I32 [B, L] (non-zero = attend) or null;
      * out: F32 [B, projection_size], not normalized.
      */
+    @Override
     public void forward(Tensor ids, Tensor attentionMask, Tensor out) {
         String op = "siglip text forward";
         OpChecks.requireDType(op, "ids", ids, DType.I32);

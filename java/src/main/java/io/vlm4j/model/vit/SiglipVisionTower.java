@@ -28,7 +28,7 @@ import java.io.IOException;
  * head.attention.in_proj_weight [3D,D] / in_proj_bias [3D], head.attention.out_proj.*, head.layernorm.*, head.mlp.fc1.*,
  * head.mlp.fc2.*}. Activations are in the backend's compute type; the embeddings returned are F32.
  */
-public final class SiglipVisionTower implements AutoCloseable {
+public final class SiglipVisionTower implements io.vlm4j.model.ImageTower {
     private final Backend backend;
     private final SiglipVisionConfig config;
     private final TensorScope params;   // weights, on the backend's device
@@ -84,10 +84,21 @@ public final class SiglipVisionTower implements AutoCloseable {
 
     public SiglipVisionConfig config() { return config; }
 
+    @Override
+    public String family() { return "siglip"; }
+
+    @Override
+    public int imageSize() { return config.imageSize(); }
+
+    @Override
+    public int numChannels() { return config.numChannels(); }
+
     /** Width of the pooled output: hidden_size. */
+    @Override
     public int projectionDim() { return config.hiddenSize(); }
 
     /** pixels: F32 [B, C, S, S], already normalized (SigLIP: mean = std = 0.5); out: F32 [B, D] pooler_output. */
+    @Override
     public void forward(Tensor pixels, Tensor out) {
         String op = "siglip vision forward";
         int s = config.imageSize();
@@ -130,6 +141,7 @@ public final class SiglipVisionTower implements AutoCloseable {
     }
 
     /** Multiply-accumulates per image: patch embedding, encoder and the attention-pooling head. */
+    @Override
     public long macsPerImage() {
         long d = config.hiddenSize(), n = config.numPositions(), p = config.patchSize(), f = config.intermediateSize();
         long patch = n * d * config.numChannels() * p * p;

@@ -26,7 +26,7 @@ import java.io.IOException;
  * blocks.i.*, norm.* / fc_norm.*, norm_pre.*} and {@code headPrefix + proj.weight [E,D]} (spec 04 §2).
  * Activations are in the backend's compute type; the embeddings returned are F32.
  */
-public final class TimmVisionTower implements AutoCloseable {
+public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
     private final Backend backend;
     private final TimmVitConfig config;
     private final TensorScope params;   // weights, on the backend's device
@@ -75,10 +75,21 @@ public final class TimmVisionTower implements AutoCloseable {
 
     public TimmVitConfig config() { return config; }
 
+    @Override
+    public String family() { return "timm-vit"; }
+
+    @Override
+    public int imageSize() { return config.imageSize(); }
+
+    @Override
+    public int numChannels() { return config.channels(); }
+
     /** Width E of the embeddings {@link #forward} writes (the trunk width with projection "none"). */
+    @Override
     public int projectionDim() { return config.embedDim(); }
 
     /** pixels: F32 [B, C, S, S], already normalized (spec 04 §6); out: F32 [B, E], not normalized. */
+    @Override
     public void forward(Tensor pixels, Tensor out) {
         String op = "timm vision forward";
         int s = config.imageSize();
@@ -134,6 +145,7 @@ public final class TimmVisionTower implements AutoCloseable {
     }
 
     /** Multiply-accumulates per image: patch embedding, blocks, pooling and projection. */
+    @Override
     public long macsPerImage() {
         return macsPerImage(config);
     }

@@ -102,7 +102,7 @@ class OpenClipRoundTripTest {
              Tensor ia = a.encodeImages(pixels, false); Tensor ib = b.encodeImages(pixels, false);
              Tensor ta = a.encodeTexts(ids, false); Tensor tb = b.encodeTexts(ids, false)) {
             if (openClipConfig) {
-                assertTrue(b.text().orElseThrow().poolingEosId().isEmpty(), "open_clip text pools at argmax(ids)");
+                assertTrue(b.clipText().orElseThrow().poolingEosId().isEmpty(), "open_clip text pools at argmax(ids)");
             }
             double img = Golden.maxAbsDiff(ia.toFloatArray(), ib.toFloatArray());
             double txt = Golden.maxAbsDiff(ta.toFloatArray(), tb.toFloatArray());
