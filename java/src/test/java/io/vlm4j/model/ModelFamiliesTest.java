@@ -152,7 +152,14 @@ class ModelFamiliesTest {
             assertEquals(8, m.text().orElseThrow().maxLength(), "context_length caps the text input");
             assertClose(wantImg, img.toFloatArray(), 0, "BiomedCLIP directory image");
             assertClose(wantTxt, txt.toFloatArray(), 0, "BiomedCLIP directory text");
-            try (Tensor tooLong = Tensor.ofInts(new int[18], 2, 9)) {
+            // ids padded past the context (a tokenizer's longer default) give the same embeddings; real tokens there are refused
+            int[] padded = new int[2 * 12];
+            for (int r = 0; r < 2; r++) System.arraycopy(ids, r * 8, padded, r * 12, 8);
+            try (Tensor longer = Tensor.ofInts(padded, 2, 12); Tensor e2 = m.encodeTexts(longer, false)) {
+                assertClose(wantTxt, e2.toFloatArray(), 0, "BiomedCLIP text padded past the context");
+            }
+            padded[11] = 5;
+            try (Tensor tooLong = Tensor.ofInts(padded, 2, 12)) {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> m.encodeTexts(tooLong, false));
                 assertTrue(e.getMessage().contains("context 8"), e.getMessage());
             }

@@ -220,12 +220,38 @@ public final class ModelFamilies {
         @Override
         public int vocabSize() { return tower.vocabSize(); }
 
+        /**
+         * Ids longer than the context are accepted when everything past it is padding (a tokenizer that pads to its own,
+         * longer default): those columns are masked keys that change nothing, so they are dropped.
+         */
         @Override
         public void forward(Tensor ids, Tensor attentionMask, Tensor out) {
-            if (ids.rank() == 2 && ids.dim(1) > maxLength()) {
-                throw new IllegalArgumentException("text forward: sequence length " + ids.dim(1) + " exceeds the model's context " + maxLength());
+            int ctx = maxLength();
+            if (ids.rank() != 2 || ids.dim(1) <= ctx) {
+                tower.forward(ids, attentionMask, out);
+                return;
             }
-            tower.forward(ids, attentionMask, out);
+            int b = (int) ids.dim(0), len = (int) ids.dim(1), pad = tower.config().padTokenId();
+            int[] v = ids.device() == io.vlm4j.tensor.Device.CPU && ids.dtype() == io.vlm4j.tensor.DType.I32 ? ids.toIntArray() : null;
+            int[] m = attentionMask == null || attentionMask.device() != io.vlm4j.tensor.Device.CPU ? null : attentionMask.toIntArray();
+            for (int r = 0; v != null && r < b; r++) {
+                for (int j = ctx; j < len; j++) {
+                    boolean padding = m != null ? m[r * len + j] == 0 : v[r * len + j] == pad;
+                    if (!padding) v = null;
+                    if (v == null) break;
+                }
+            }
+            if (v == null) {
+                throw new IllegalArgumentException("text forward: a text of more than " + ctx + " tokens exceeds the model's context " + ctx);
+            }
+            int[] cut = new int[b * ctx], cutMask = m == null ? null : new int[b * ctx];
+            for (int r = 0; r < b; r++) {
+                System.arraycopy(v, r * len, cut, r * ctx, ctx);
+                if (m != null) System.arraycopy(m, r * len, cutMask, r * ctx, ctx);
+            }
+            try (Tensor shortIds = Tensor.ofInts(cut, b, ctx); Tensor shortMask = m == null ? null : Tensor.ofInts(cutMask, b, ctx)) {
+                tower.forward(shortIds, shortMask, out);
+            }
         }
 
         @Override
