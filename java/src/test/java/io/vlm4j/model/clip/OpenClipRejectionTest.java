@@ -27,7 +27,7 @@ class OpenClipRejectionTest {
 
     /** BiomedCLIP's open_clip_config.json (spec 04 §1.1). */
     @Test
-    void biomedClipConfigIsRefusedNamingTheFamily() throws Exception {
+    void biomedClipConfigIsNotReadAsPlainClip() throws Exception {
         String cfg = """
                 {"model_cfg": {"embed_dim": 512,
                   "vision_cfg": {"timm_model_name": "vit_base_patch16_224", "timm_model_pretrained": false,
@@ -37,9 +37,15 @@ class OpenClipRejectionTest {
                                "hf_proj_type": "mlp", "hf_pooler_type": "cls_last_hidden_state_pooler",
                                "context_length": 256}},
                  "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073], "std": [0.26862954, 0.26130258, 0.27577711]}}""";
-        String msg = refusedConfig(cfg);
+        // ClipModel.load hands such a directory to ModelFamilies (ModelFamiliesTest); the plain-CLIP parser refuses it by family
+        Path dir = Files.createDirectories(tmp.resolve("biomedclip"));
+        Files.writeString(dir.resolve(OpenClipLayout.CONFIG_FILE), cfg);
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> OpenClipLayout.loadConfig(dir));
+        String msg = e.getMessage();
         assertTrue(msg.contains("open_clip_config.json") && msg.contains("model_cfg.vision_cfg.timm_model_name")
                 && msg.contains("BiomedCLIP"), msg);
+        java.nio.file.NoSuchFileException missing = assertThrows(java.nio.file.NoSuchFileException.class, () -> ClipModel.load(dir).close());
+        assertTrue(missing.getMessage().contains("model.safetensors"), missing.getMessage());
     }
 
     /** open_clip's ViT-B-16-SigLIP config (spec 06 §6.2). */
