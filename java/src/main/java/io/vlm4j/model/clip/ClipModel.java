@@ -128,7 +128,7 @@ public final class ClipModel implements AutoCloseable {
         ClipConfig config = OpenClipLayout.isOpenClipDirectory(configDir)
                 ? OpenClipLayout.loadConfig(configDir) : ClipConfigLoader.load(configDir);
         try (WeightStore store = WeightStore.open(OpenClipLayout.weightsPath(path))) {
-            WeightSource weights = OpenClipLayout.hasOpenClipNames(store) ? OpenClipLayout.weights(store) : storeSource(store);
+            WeightSource weights = OpenClipLayout.hasOpenClipNames(store) ? OpenClipLayout.weights(store) : new StoreWeights(store);
             return new ClipModel(backend, ownsBackend, config, weights);
         }
     }
@@ -136,21 +136,6 @@ public final class ClipModel implements AutoCloseable {
     /** A model with seeded random weights (HF initialisation scales), for benchmarks and tests. */
     public static ClipModel random(ClipConfig config, long seed, Backend backend) throws IOException {
         return new ClipModel(backend, false, config, new RandomWeights(seed));
-    }
-
-    static WeightSource storeSource(WeightStore store) {
-        return new WeightSource() {
-            @Override
-            public Tensor tensor(String name, long... shape) throws IOException {
-                return store.load(name, shape);
-            }
-
-            @Override
-            public boolean contains(String name) { return store.contains(name); }
-
-            @Override
-            public String describe() { return store.toString(); }
-        };
     }
 
     /** The CLIP configuration; only for the CLIP family ({@link #family()}). */

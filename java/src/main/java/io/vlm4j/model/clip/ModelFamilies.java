@@ -114,7 +114,7 @@ public final class ModelFamilies {
         }
         Path weights = weightsFile(path, configDir);
         try (WeightStore store = WeightStore.open(weights)) {
-            WeightSource w = ClipModel.storeSource(store);
+            WeightSource w = new StoreWeights(store);
             BertConfig bc = Files.isRegularFile(configDir.resolve("text_config.json"))
                     ? BertConfig.load(configDir.resolve("text_config.json")) : inferBert(store, weights);
             int context = t.path("context_length").asInt(Math.min(512, bc.maxPositions()));
@@ -176,7 +176,7 @@ public final class ModelFamilies {
     private static ClipModel loadSiglip(Path path, Path configDir, Backend backend, boolean owns) throws IOException {
         SiglipConfig c = SiglipConfigLoader.load(configDir);
         try (WeightStore store = WeightStore.open(weightsFile(path, configDir))) {
-            return siglip(backend, owns, c, ClipModel.storeSource(store));
+            return siglip(backend, owns, c, new StoreWeights(store));
         }
     }
 

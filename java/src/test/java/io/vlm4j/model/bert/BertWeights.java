@@ -98,17 +98,6 @@ final class BertWeights {
 
     /** A safetensors file (or model directory) as a weight source. */
     static WeightSource of(WeightStore store) {
-        return new WeightSource() {
-            @Override
-            public Tensor tensor(String name, long... shape) throws IOException {
-                return store.load(name, shape);
-            }
-
-            @Override
-            public boolean contains(String name) { return store.contains(name); }
-
-            @Override
-            public String describe() { return store.toString(); }
-        };
+        return new io.vlm4j.model.clip.StoreWeights(store);
     }
 }

@@ -1,5 +1,7 @@
 package io.vlm4j.model.vit;
 
+import io.vlm4j.model.clip.StoreWeights;
+
 import static io.vlm4j.model.vit.VitReference.assertClose;
 
 import io.vlm4j.backend.Backend;

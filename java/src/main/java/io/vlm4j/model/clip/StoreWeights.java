@@ -1,7 +1,6 @@
-package io.vlm4j.model.vit;
+package io.vlm4j.model.clip;
 
 import io.vlm4j.io.WeightStore;
-import io.vlm4j.model.clip.WeightSource;
 import io.vlm4j.tensor.Tensor;
 import java.io.IOException;
 
