@@ -48,12 +48,15 @@ public final class ImagePreprocessor {
     }
 
     /**
-     * The preprocessor of a model directory: its {@code preprocessor_config.json}, or CLIP's defaults at
-     * {@code defaultSize} when there is none.
+     * The preprocessor of a model directory: its {@code preprocessor_config.json}, else the {@code preprocess_cfg} of an
+     * {@code open_clip_config.json} there, else CLIP's defaults at {@code defaultSize}.
      */
     public static ImagePreprocessor load(Path modelDir, int defaultSize, Pipeline pipeline) throws IOException {
         Path f = Files.isDirectory(modelDir) ? modelDir.resolve("preprocessor_config.json") : modelDir;
-        PreprocessorConfig cfg = Files.isRegularFile(f) ? PreprocessorConfig.load(f, defaultSize) : PreprocessorConfig.clip(defaultSize);
+        Path openClip = Files.isDirectory(modelDir) ? modelDir.resolve("open_clip_config.json") : null;
+        PreprocessorConfig cfg = Files.isRegularFile(f) ? PreprocessorConfig.load(f, defaultSize)
+                : openClip != null && Files.isRegularFile(openClip) ? PreprocessorConfig.fromOpenClip(openClip, defaultSize)
+                : PreprocessorConfig.clip(defaultSize);
         return new ImagePreprocessor(cfg, pipeline);
     }
 

@@ -31,6 +31,40 @@ public record PreprocessorConfig(boolean doConvertRgb, boolean doResize, int sho
 
     public int outputWidth() { return doCenterCrop ? cropWidth : shortestEdge > 0 ? -1 : resizeWidth; }
 
+    /**
+     * open_clip's {@code preprocess_cfg} in an {@code open_clip_config.json} (spec 04 §1, §6): mean and std, bicubic
+     * interpolation, resize mode "shortest" (resize the short side, center crop; the default) or "squash" (resize to
+     * size x size, no crop); the size is {@code preprocess_cfg.size}, else {@code model_cfg.vision_cfg.image_size}, else
+     * {@code defaultSize}. Other interpolations and resize modes are refused by name.
+     */
+    public static PreprocessorConfig fromOpenClip(Path file, int defaultSize) throws IOException {
+        JsonNode root = StrictJson.parseObject(file, "open_clip config", Files.readAllBytes(file));
+        JsonNode p = root.path("preprocess_cfg");
+        int size = p.path("size").canConvertToInt() ? p.path("size").asInt()
+                : root.path("model_cfg").path("vision_cfg").path("image_size").asInt(defaultSize);
+        if (size <= 0) throw new io.vlm4j.io.ModelFormatException(file, "preprocess_cfg.size must be positive, got " + size);
+        String interp = p.path("interpolation").asText("bicubic");
+        if (!interp.equals("bicubic")) {
+            throw new io.vlm4j.io.ModelFormatException(file, "preprocess_cfg.interpolation '" + interp + "' is not supported (bicubic only)");
+        }
+        float[] mean = triple(file, p, "mean", OPENAI_MEAN), std = triple(file, p, "std", OPENAI_STD);
+        String mode = p.path("resize_mode").asText("shortest");
+        return switch (mode) {
+            case "shortest" -> new PreprocessorConfig(true, true, size, 0, 0, BICUBIC, true, size, size, true, 1.0 / 255, true, mean, std);
+            case "squash" -> new PreprocessorConfig(true, true, 0, size, size, BICUBIC, false, 0, 0, true, 1.0 / 255, true, mean, std);
+            default -> throw new io.vlm4j.io.ModelFormatException(file, "preprocess_cfg.resize_mode '" + mode + "' is not supported (shortest, squash)");
+        };
+    }
+
+    private static float[] triple(Path file, JsonNode p, String field, float[] fallback) throws io.vlm4j.io.ModelFormatException {
+        JsonNode v = p.path(field);
+        if (v.isMissingNode() || v.isNull()) return fallback.clone();
+        if (!v.isArray() || v.size() != 3) throw new io.vlm4j.io.ModelFormatException(file, "preprocess_cfg." + field + " must be 3 numbers");
+        float[] out = new float[3];
+        for (int i = 0; i < 3; i++) out[i] = (float) v.get(i).asDouble();
+        return out;
+    }
+
     /** Reads {@code file}; fields it lacks take the CLIP defaults at {@code defaultSize}. */
     public static PreprocessorConfig load(Path file, int defaultSize) throws IOException {
         JsonNode c = StrictJson.parseObject(file, "preprocessor config", Files.readAllBytes(file));
