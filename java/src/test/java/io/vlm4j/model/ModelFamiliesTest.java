@@ -34,8 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
  * CLI: BiomedCLIP assembled from the timm and BERT fixtures (real timm 1.0.29 and transformers/open_clip outputs),
  * BiomedCLIP from an open_clip-layout directory, SigLIP from an HF export.
  */
-class ModelFamiliesTest {
-    static Path res(String p) throws Exception {
+public class ModelFamiliesTest {
+    public static Path res(String p) throws Exception {
         return Path.of(ModelFamiliesTest.class.getResource(p).toURI());
     }
 
@@ -51,7 +51,7 @@ class ModelFamiliesTest {
     }
 
     /** Names served from the first of several stores that has them (the two towers' fixture files side by side). */
-    static WeightSource union(WeightStore... stores) {
+    public static WeightSource union(WeightStore... stores) {
         return new WeightSource() {
             @Override
             public Tensor tensor(String name, long... shape) throws IOException {

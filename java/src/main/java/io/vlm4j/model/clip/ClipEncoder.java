@@ -45,8 +45,41 @@ final class ClipEncoder implements AutoCloseable {
     private final String prefix;       // HF module path of the encoder, e.g. vision_model.encoder
     private Tensor[][] prepared;       // [layer][QKV, OUT, FC1, FC2]: the backend's prepared weights, or nulls
 
+    /**
+     * How a checkpoint names one layer's parameters (relative to the encoder prefix): HF CLIP/SigLIP
+     * {@code layers.i.{layer_norm1, self_attn.{q,k,v,out}_proj, layer_norm2, mlp.fc1, mlp.fc2}} or timm
+     * {@code blocks.i.{norm1, attn.qkv (q, k, v fused), attn.proj, norm2, mlp.fc1, mlp.fc2}}. The module paths of LoRA
+     * adapters follow the same names (PEFT wraps the checkpoint's own modules).
+     */
+    enum Naming {
+        HF("layers", "layer_norm1", "layer_norm2", "self_attn.out_proj", false),
+        TIMM("blocks", "norm1", "norm2", "attn.proj", true);
+
+        final String blocks, norm1, norm2, out;
+        final boolean fusedQkv;
+
+        Naming(String blocks, String norm1, String norm2, String out, boolean fusedQkv) {
+            this.blocks = blocks;
+            this.norm1 = norm1;
+            this.norm2 = norm2;
+            this.out = out;
+            this.fusedQkv = fusedQkv;
+        }
+    }
+
+    private final Naming naming;
+    private final boolean qkvBias;
+
     ClipEncoder(Backend backend, WeightSource weights, String prefix, int layerCount, int width, int mlpWidth,
                 int heads, double eps, Activation act) throws IOException {
+        this(backend, weights, prefix, Naming.HF, true, layerCount, width, mlpWidth, heads, eps, act);
+    }
+
+    /** {@code qkvBias} false: the checkpoint has no q/k/v bias (timm {@code qkv_bias=False}). */
+    ClipEncoder(Backend backend, WeightSource weights, String prefix, Naming naming, boolean qkvBias, int layerCount, int width,
+                int mlpWidth, int heads, double eps, Activation act) throws IOException {
+        this.naming = naming;
+        this.qkvBias = qkvBias;
         this.backend = backend;
         this.params = new TensorScope(backend.device());
         this.compute = backend.computeType();
@@ -58,7 +91,7 @@ final class ClipEncoder implements AutoCloseable {
         this.prefix = prefix;
         List<Layer> list = new ArrayList<>(layerCount);
         try {
-            for (int i = 0; i < layerCount; i++) list.add(loadLayer(weights, prefix + ".layers." + i + "."));
+            for (int i = 0; i < layerCount; i++) list.add(loadLayer(weights, layerPrefix(i)));
         } catch (IOException | RuntimeException e) {
             params.close();
             throw e;
@@ -99,8 +132,18 @@ final class ClipEncoder implements AutoCloseable {
         return prepared == null ? null : prepared[layer][which];
     }
 
+    /** The checkpoint prefix of layer i, e.g. {@code vision_model.encoder.layers.3.} or {@code visual.trunk.blocks.3.}. */
+    private String layerPrefix(int i) {
+        return prefix + "." + naming.blocks + "." + i + ".";
+    }
+
     private Layer loadLayer(WeightSource w, String p) throws IOException {
         long d = width, f = mlpWidth;
+        if (naming.fusedQkv) {  // timm: one [3D, D] qkv (rows q, k, v), bias optional
+            Tensor qkvW = adoptWeight(w.tensor(p + "attn.qkv.weight", 3 * d, d));
+            Tensor qkvB = qkvBias ? adopt(w.tensor(p + "attn.qkv.bias", 3 * d)) : null;
+            return otherParams(w, p, qkvW, qkvB);
+        }
         Tensor qkvB = params.f32(3 * d);
         Tensor all = Tensor.allocate(backend.device(), DType.F32, 3 * d, d);  // [3D, D]: q, k, v weights stacked
         try {
@@ -117,12 +160,18 @@ final class ClipEncoder implements AutoCloseable {
             throw e;
         }
         Tensor qkvW = params.track(backend.adoptAs(all, backend.weightType()));
+        return otherParams(w, p, qkvW, qkvB);
+    }
+
+    /** The layer's parameters besides q/k/v, under the naming's names. */
+    private Layer otherParams(WeightSource w, String p, Tensor qkvW, Tensor qkvB) throws IOException {
+        long d = width, f = mlpWidth;
         return new Layer(
-                adopt(w.tensor(p + "layer_norm1.weight", d)), adopt(w.tensor(p + "layer_norm1.bias", d)),
+                adopt(w.tensor(p + naming.norm1 + ".weight", d)), adopt(w.tensor(p + naming.norm1 + ".bias", d)),
                 qkvW, qkvB,
-                adoptWeight(w.tensor(p + "self_attn.out_proj.weight", d, d)),
-                adopt(w.tensor(p + "self_attn.out_proj.bias", d)),
-                adopt(w.tensor(p + "layer_norm2.weight", d)), adopt(w.tensor(p + "layer_norm2.bias", d)),
+                adoptWeight(w.tensor(p + naming.out + ".weight", d, d)),
+                adopt(w.tensor(p + naming.out + ".bias", d)),
+                adopt(w.tensor(p + naming.norm2 + ".weight", d)), adopt(w.tensor(p + naming.norm2 + ".bias", d)),
                 adoptWeight(w.tensor(p + "mlp.fc1.weight", f, d)), adopt(w.tensor(p + "mlp.fc1.bias", f)),
                 adoptWeight(w.tensor(p + "mlp.fc2.weight", d, f)), adopt(w.tensor(p + "mlp.fc2.bias", d)));
     }
@@ -172,14 +221,17 @@ final class ClipEncoder implements AutoCloseable {
     private static final LoraSite[] NO_SITES = new LoraSite[4];
     private LoraSite[][] sites;  // [layer][QKV, OUT, FC1, FC2]; null entries: that Linear has no adapter
 
-    /** The Linear modules of this encoder with their HF module paths (q, k, v, out_proj, fc1, fc2 of every layer). */
+    /** The Linear modules of this encoder with their module paths (q, k, v or the fused qkv, out, fc1, fc2 of every layer). */
     List<LoraWeights.Linear> linears() {
         List<LoraWeights.Linear> list = new ArrayList<>();
         for (int i = 0; i < layers.size(); i++) {
-            String p = prefix + ".layers." + i + ".";
-            for (String n : new String[] {"q_proj", "k_proj", "v_proj", "out_proj"}) {
-                list.add(new LoraWeights.Linear(p + "self_attn." + n, width, width));
+            String p = layerPrefix(i);
+            if (naming.fusedQkv) {
+                list.add(new LoraWeights.Linear(p + "attn.qkv", width, 3L * width));
+            } else {
+                for (String n : new String[] {"q_proj", "k_proj", "v_proj"}) list.add(new LoraWeights.Linear(p + "self_attn." + n, width, width));
             }
+            list.add(new LoraWeights.Linear(p + naming.out, width, width));
             list.add(new LoraWeights.Linear(p + "mlp.fc1", width, mlpWidth));
             list.add(new LoraWeights.Linear(p + "mlp.fc2", mlpWidth, width));
         }
@@ -192,11 +244,12 @@ final class ClipEncoder implements AutoCloseable {
         LoraSite[][] all = new LoraSite[layers.size()][];
         try {
             for (int i = 0; i < layers.size(); i++) {
-                String p = prefix + ".layers." + i + ".";
+                String p = layerPrefix(i);
                 all[i] = new LoraSite[4];
-                all[i][QKV] = state.site(backend, width, 3L * width,
-                        new String[] {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"}, width);
-                all[i][OUT] = state.site(backend, width, width, new String[] {p + "self_attn.out_proj"}, 0);
+                all[i][QKV] = naming.fusedQkv ? state.site(backend, width, 3L * width, new String[] {p + "attn.qkv"}, 0)
+                        : state.site(backend, width, 3L * width,
+                                new String[] {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj"}, width);
+                all[i][OUT] = state.site(backend, width, width, new String[] {p + naming.out}, 0);
                 all[i][FC1] = state.site(backend, width, mlpWidth, new String[] {p + "mlp.fc1"}, 0);
                 all[i][FC2] = state.site(backend, mlpWidth, width, new String[] {p + "mlp.fc2"}, 0);
             }

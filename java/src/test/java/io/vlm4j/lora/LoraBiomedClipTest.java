@@ -1,0 +1,133 @@
+package io.vlm4j.lora;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.vlm4j.backend.Backend;
+import io.vlm4j.backend.cpu.CpuBackend;
+import io.vlm4j.backend.reference.ReferenceBackend;
+import io.vlm4j.data.Datasets;
+import io.vlm4j.data.ImageDataset;
+import io.vlm4j.image.ImagePreprocessor;
+import io.vlm4j.io.WeightStore;
+import io.vlm4j.model.ModelFamiliesTest;
+import io.vlm4j.model.bert.BertConfig;
+import io.vlm4j.model.bert.BertTextTower;
+import io.vlm4j.model.clip.ClipModel;
+import io.vlm4j.model.clip.ClipVisionTower;
+import io.vlm4j.model.clip.LoraState;
+import io.vlm4j.model.clip.ModelFamilies;
+import io.vlm4j.model.vit.TimmVitConfig;
+import io.vlm4j.tensor.Tensor;
+import io.vlm4j.tensor.TensorScope;
+import io.vlm4j.testing.DatasetFiles;
+import io.vlm4j.train.AdamW;
+import io.vlm4j.train.LoraTrainer;
+import io.vlm4j.train.LrSchedule;
+import io.vlm4j.train.Parameter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * LoRA on BiomedCLIP's image tower (timm ViT trunk + open_clip head, PEFT module paths {@code visual.trunk.blocks.i.attn.qkv},
+ * {@code attn.proj}, {@code mlp.fc1/fc2}, {@code visual.head.proj}): gradients vs float64 finite differences and a
+ * classification run, on the tiny timm + BERT fixtures.
+ */
+class LoraBiomedClipTest {
+    static final TimmVitConfig TINY = new TimmVitConfig(32, 8, 3, 32, 2, 4, 128, TimmVitConfig.TIMM_EPS, "gelu", true, false, true, "token",
+            true, "linear", 24);
+
+    static ClipModel model(Backend backend, WeightStore vision, WeightStore text) throws Exception {
+        return ModelFamilies.biomedClip(backend, TINY, BertConfig.load(ModelFamiliesTest.res("/bert/config.json")),
+                BertTextTower.Pooling.CLS_LAST_HIDDEN_STATE, BertTextTower.Projection.MLP, 24, ModelFamiliesTest.union(vision, text));
+    }
+
+    static double loss(ClipModel m, Tensor px) {
+        try (Tensor e = m.encodeImages(px, true)) {
+            float[] v = e.toFloatArray();
+            double s = 0;
+            for (int i = 0; i < v.length; i++) s += v[i] * Math.sin(0.7 * i + 0.3);  // a fixed linear read-out of the unit embeddings
+            return s;
+        }
+    }
+
+    @Test
+    void timmAdapterGradientsMatchFiniteDifferences() throws Exception {
+        try (ReferenceBackend ref = new ReferenceBackend(); WeightStore vs = WeightStore.open(ModelFamiliesTest.res("/vit/timm_vit.safetensors"));
+             WeightStore ts = WeightStore.open(ModelFamiliesTest.res("/bert/model.safetensors")); ClipModel m = model(ref, vs, ts);
+             Tensor px = io.vlm4j.io.Npy.readFloat32(ModelFamiliesTest.res("/vit/timm_pixel_values.npy"))) {
+            List<String> names = m.linears().stream().map(LoraWeights.Linear::path).toList();
+            assertTrue(names.contains("visual.trunk.blocks.1.attn.qkv") && names.contains("visual.head.proj"), names.toString());
+            LoraWeights w = LoraWeights.init(LoraConfig.of(List.of("qkv", "proj", "fc1", "fc2"), 2, 4, false, 0), m.linears(), 3);
+            SplittableRandom r = new SplittableRandom(4);
+            for (LoraWeights.Module mod : w.modules()) {
+                float[] b = new float[(int) mod.b().numel()];
+                for (int i = 0; i < b.length; i++) b[i] = (float) (r.nextGaussian() * 0.2);
+                mod.b().copyFrom(b);
+            }
+            assertEquals(2 * 4 + 1, w.size(), "qkv, attn.proj, fc1, fc2 of 2 blocks and visual.head.proj");
+            LoraState state = m.attachLora(w);
+            ClipVisionTower v = m.clipVision().orElseThrow();
+            int b = (int) px.dim(0);
+            try (TensorScope s = new TensorScope()) {
+                Tensor emb = s.f32(b, 24), u = s.f32(b, 24), du = s.f32(b, 24), dEmb = s.f32(b, 24);
+                try (ClipVisionTower.Tape tape = v.forwardTrain(px, emb, false)) {
+                    ref.l2Normalize(emb, 1e-12f, u);
+                    float[] g = new float[b * 24];
+                    for (int i = 0; i < g.length; i++) g[i] = (float) Math.sin(0.7 * i + 0.3);
+                    du.copyFrom(g);
+                    ref.l2NormalizeBackward(emb, 1e-12f, du, dEmb);
+                    v.backward(tape, dEmb);
+                }
+            }
+            List<Parameter> ps = state.parameters();
+            double gmax = 0;
+            for (Parameter p : ps) for (float x : p.grad().toFloatArray()) gmax = Math.max(gmax, Math.abs(x));
+            double worst = 0;
+            for (int k = 0; k < 24; k++) {
+                Parameter p = ps.get(r.nextInt(ps.size()));
+                int idx = r.nextInt((int) p.value().numel());
+                float[] val = p.value().toFloatArray();
+                float x0 = val[idx], h = 1e-2f;
+                val[idx] = x0 + h;
+                p.value().copyFrom(val);
+                state.refresh();
+                double lp = loss(m, px);
+                val[idx] = x0 - h;
+                p.value().copyFrom(val);
+                state.refresh();
+                double lm = loss(m, px);
+                val[idx] = x0;
+                p.value().copyFrom(val);
+                state.refresh();
+                double fd = (lp - lm) / (2 * h), an = p.grad().toFloatArray()[idx];
+                worst = Math.max(worst, Math.abs(fd - an) / gmax);
+                assertTrue(Math.abs(fd - an) <= 2e-3 * gmax, p.name() + "[" + idx + "]: analytic " + an + " vs finite difference " + fd);
+            }
+            System.out.printf("BiomedCLIP timm LoRA gradients vs finite differences: worst |diff| / max|grad| = %.2e%n", worst);
+            assertTrue(ps.get(0).name().startsWith("base_model.model.visual.trunk.blocks.0.attn.qkv.lora_"), ps.get(0).name());
+        }
+    }
+
+    @Test
+    void loraTrainClassifiesWithBiomedClip(@TempDir Path tmp) throws Exception {
+        ImageDataset all = Datasets.open("folder:" + DatasetFiles.brightHalves(tmp.resolve("data"), 8, 4));
+        try (CpuBackend cpu = new CpuBackend(); WeightStore vs = WeightStore.open(ModelFamiliesTest.res("/vit/timm_vit.safetensors"));
+             WeightStore ts = WeightStore.open(ModelFamiliesTest.res("/bert/model.safetensors")); ClipModel m = model(cpu, vs, ts);
+             LoraWeights init = LoraWeights.init(LoraConfig.of(List.of("qkv", "fc1"), 4, 8, false, 0), m.linears(), 1)) {
+            ImagePreprocessor pre = ImagePreprocessor.load(tmp, 32, ImagePreprocessor.Pipeline.HF);
+            LoraTrainer.Options o = new LoraTrainer.Options(LoraTrainer.Objective.CLASSIFY, 6, 0, 6, 1, 1e-2, LrSchedule.Kind.COSINE, 0.1, 1.0,
+                    AdamW.Hyper.TORCH, 2, false, 0, 0, List.of(), 77);
+            LoraTrainer.Result res = new LoraTrainer(m, pre, all.split("train"), all.split("val"), null, o, tmp.resolve("out"), null).run(init, false);
+            double first = res.steps().get(0).loss(), last = res.steps().get(res.steps().size() - 1).loss();
+            System.out.printf("BiomedCLIP LoRA classify: loss %.3f -> %.3f, validation accuracy %.3f%n", first, last, res.finalValAccuracy());
+            assertTrue(last < first, "loss falls: " + first + " -> " + last);
+            try (LoraWeights trained = LoraWeights.load(res.adapterDir(), m.linears())) {
+                assertTrue(trained.module("visual.trunk.blocks.0.attn.qkv") != null);
+            }
+        }
+    }
+}
