@@ -22,14 +22,14 @@ import java.util.List;
  * Activations and matmul weights are in the backend's {@link Backend#computeType()} (weights converted once at
  * load); LayerNorm parameters and biases stay F32.
  */
-final class ClipEncoder implements AutoCloseable {
+public final class ClipEncoder implements AutoCloseable {
 
     /** One layer's parameters, owned by the encoder: matmul weights in the compute type, the rest F32. */
     record Layer(Tensor ln1Gamma, Tensor ln1Beta, Tensor qkvWeight, Tensor qkvBias, Tensor outWeight, Tensor outBias,
                  Tensor ln2Gamma, Tensor ln2Beta, Tensor fc1Weight, Tensor fc1Bias, Tensor fc2Weight, Tensor fc2Bias) {}
 
     /** Receives a copy-free view of intermediate activations (for conformance tests and feature extraction). */
-    interface LayerObserver {
+    public interface LayerObserver {
         void afterLayer(int index, Tensor hidden);  // [B, L, D], valid only during the call
     }
 
@@ -51,7 +51,7 @@ final class ClipEncoder implements AutoCloseable {
      * {@code blocks.i.{norm1, attn.qkv (q, k, v fused), attn.proj, norm2, mlp.fc1, mlp.fc2}}. The module paths of LoRA
      * adapters follow the same names (PEFT wraps the checkpoint's own modules).
      */
-    enum Naming {
+    public enum Naming {
         HF("layers", "layer_norm1", "layer_norm2", "self_attn.out_proj", false),
         TIMM("blocks", "norm1", "norm2", "attn.proj", true);
 
@@ -73,6 +73,15 @@ final class ClipEncoder implements AutoCloseable {
     ClipEncoder(Backend backend, WeightSource weights, String prefix, int layerCount, int width, int mlpWidth,
                 int heads, double eps, Activation act) throws IOException {
         this(backend, weights, prefix, Naming.HF, true, layerCount, width, mlpWidth, heads, eps, act);
+    }
+
+    /**
+     * An encoder of {@code layerCount} pre-LN layers under {@code prefix} (no trailing dot) in {@code naming}'s names, for the
+     * other families' towers (timm ViT, SigLIP); {@code qkvBias} false: the checkpoint has no q/k/v bias.
+     */
+    public static ClipEncoder create(Backend backend, WeightSource weights, String prefix, Naming naming, boolean qkvBias, int layerCount,
+                                     int width, int mlpWidth, int heads, double eps, Activation act) throws IOException {
+        return new ClipEncoder(backend, weights, prefix, naming, qkvBias, layerCount, width, mlpWidth, heads, eps, act);
     }
 
     /** {@code qkvBias} false: the checkpoint has no q/k/v bias (timm {@code qkv_bias=False}). */
@@ -134,7 +143,7 @@ final class ClipEncoder implements AutoCloseable {
 
     /** The checkpoint prefix of layer i, e.g. {@code vision_model.encoder.layers.3.} or {@code visual.trunk.blocks.3.}. */
     private String layerPrefix(int i) {
-        return prefix + "." + naming.blocks + "." + i + ".";
+        return (prefix.isEmpty() ? "" : prefix + ".") + naming.blocks + "." + i + ".";
     }
 
     private Layer loadLayer(WeightSource w, String p) throws IOException {
@@ -182,7 +191,7 @@ final class ClipEncoder implements AutoCloseable {
      * Runs every layer on {@code x} [B, L, D] in place. The residual stream alternates between x and a scratch
      * buffer inside a layer so that no residual add writes over the tensor it reads.
      */
-    void forward(Tensor x, boolean causal, Tensor keyMask, LayerObserver observer) {
+    public void forward(Tensor x, boolean causal, Tensor keyMask, LayerObserver observer) {
         long b = x.dim(0), len = x.dim(1);
         try (TensorScope scratch = new TensorScope(backend.device())) {
             Tensor h = scratch.allocate(compute, b, len, width);          // LayerNorm output
@@ -416,7 +425,7 @@ final class ClipEncoder implements AutoCloseable {
     }
 
     /** Multiply-accumulates of one forward over [B, L] tokens, for FLOP/s reports (2 FLOPs per MAC). */
-    static long macs(int layerCount, long width, long mlpWidth, long b, long len) {
+    public static long macs(int layerCount, long width, long mlpWidth, long b, long len) {
         long rows = b * len;
         long gemm = rows * (width * 3 * width + width * width + 2L * width * mlpWidth);
         long attention = 2L * b * len * len * width;  // q·kᵀ and p·v over all heads

@@ -3,6 +3,7 @@ package io.vlm4j.model.vit;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
+import io.vlm4j.model.clip.ClipEncoder;
 import io.vlm4j.model.clip.WeightSource;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
@@ -33,7 +34,7 @@ public final class SiglipTextTower implements io.vlm4j.model.TextTower {
     private final Tensor finalGamma, finalBeta;
     private final Tensor headWeight;      // [E, D], weight type
     private final Tensor headBias;        // [E] F32
-    private final PreLnEncoder encoder;
+    private final ClipEncoder encoder;
 
     /** Loads a {@code SiglipTextModel} whose keys start with {@code prefix} (e.g. "text_model."). */
     public SiglipTextTower(Backend backend, SiglipTextConfig config, WeightSource weights, String prefix) throws IOException {
@@ -50,9 +51,9 @@ public final class SiglipTextTower implements io.vlm4j.model.TextTower {
             finalBeta = adopt(weights.tensor(prefix + "final_layer_norm.bias", d), DType.F32);
             headWeight = adopt(weights.tensor(prefix + "head.weight", config.projectionSize(), d), backend.weightType());
             headBias = adopt(weights.tensor(prefix + "head.bias", config.projectionSize()), DType.F32);
-            encoder = new PreLnEncoder(backend, weights, prefix + "encoder.", PreLnEncoder.Naming.HF,
+            encoder = ClipEncoder.create(backend, weights, prefix + "encoder", ClipEncoder.Naming.HF, true,
                     config.numHiddenLayers(), config.hiddenSize(), config.intermediateSize(), config.numAttentionHeads(),
-                    config.layerNormEps(), config.activation(), true);
+                    config.layerNormEps(), config.activation());
         } catch (IOException | RuntimeException ex) {
             params.close();
             throw ex;
@@ -74,7 +75,7 @@ public final class SiglipTextTower implements io.vlm4j.model.TextTower {
     @Override
     public long macsPerText(long len) {
         long d = config.hiddenSize();
-        return PreLnEncoder.macs(config.numHiddenLayers(), d, config.intermediateSize(), 1, len) + d * config.projectionSize();
+        return ClipEncoder.macs(config.numHiddenLayers(), d, config.intermediateSize(), 1, len) + d * config.projectionSize();
     }
 
     /** Width of the text embeddings: projection_size. */
@@ -116,7 +117,7 @@ public final class SiglipTextTower implements io.vlm4j.model.TextTower {
             Tensor x = scratch.allocate(compute, b, len, d);                 // [B, L, D]
             backend.gather(tokenEmbedding, devIds, x);                       // range-checks the ids
             backend.addBroadcast(x, positions.view(0, len, d));
-            encoder.forward(x, devMask);
+            encoder.forward(x, false, devMask, null);
             Tensor last = scratch.allocate(compute, b, d);                   // [B, D] position L−1 of every row
             backend.copyRows(x, (len - 1) * d, len * d, last, 0, d, b, d);
             // LayerNorm is per token: normalizing only the pooled rows equals final_layer_norm(x)[:, -1]

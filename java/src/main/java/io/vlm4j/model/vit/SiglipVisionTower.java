@@ -3,6 +3,7 @@ package io.vlm4j.model.vit;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
+import io.vlm4j.model.clip.ClipEncoder;
 import io.vlm4j.model.clip.WeightSource;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
@@ -36,7 +37,7 @@ public final class SiglipVisionTower implements io.vlm4j.model.ImageTower {
     private final Tensor patchBias;     // [D] F32
     private final Tensor positions;     // [N, D], compute type
     private final Tensor postGamma, postBeta;
-    private final PreLnEncoder encoder;
+    private final ClipEncoder encoder;
     // attention-pooling head
     private final Tensor query;         // [1, 1, D] compute type: probe·W_qᵀ + b_q, the same for every image
     private final Tensor inProj;        // [3D, D] weight type; k and v use views of rows [D, 3D)
@@ -73,9 +74,9 @@ public final class SiglipVisionTower implements io.vlm4j.model.ImageTower {
             // the probe is a parameter, so its query projection is too: computed once, with the op every forward would use
             query = params.allocate(compute, 1, 1, d);
             backend.linear(probe, inProj.view(0, d, d), inBias.view(0, d), Activation.NONE, null, query);
-            encoder = new PreLnEncoder(backend, weights, prefix + "encoder.", PreLnEncoder.Naming.HF,
+            encoder = ClipEncoder.create(backend, weights, prefix + "encoder", ClipEncoder.Naming.HF, true,
                     config.numHiddenLayers(), config.hiddenSize(), config.intermediateSize(), config.numAttentionHeads(),
-                    config.layerNormEps(), config.activation(), true);
+                    config.layerNormEps(), config.activation());
         } catch (IOException | RuntimeException ex) {
             params.close();
             throw ex;
@@ -116,7 +117,7 @@ public final class SiglipVisionTower implements io.vlm4j.model.ImageTower {
             Tensor x = scratch.allocate(compute, b, n, d);                   // [B, N, D]
             backend.patchEmbed(devPixels, patchWeight, patchBias, x);
             backend.addBroadcast(x, positions);
-            encoder.forward(x, null);
+            encoder.forward(x, false, null, null);
             backend.layerNorm(x, postGamma, postBeta, eps, x);
             // MAP head
             Tensor q = scratch.allocate(compute, b, 1, d);                   // the probe's query, once per image
@@ -146,7 +147,7 @@ public final class SiglipVisionTower implements io.vlm4j.model.ImageTower {
         long d = config.hiddenSize(), n = config.numPositions(), p = config.patchSize(), f = config.intermediateSize();
         long patch = n * d * config.numChannels() * p * p;
         long head = 2 * n * d * d + 2 * n * d + d * d + 2 * d * f;  // k, v projections; q·kᵀ and p·v; out_proj; MLP
-        return patch + PreLnEncoder.macs(config.numHiddenLayers(), d, f, 1, n) + head;
+        return patch + ClipEncoder.macs(config.numHiddenLayers(), d, f, 1, n) + head;
     }
 
     private Tensor adopt(Tensor host, DType dtype) {

@@ -3,6 +3,7 @@ package io.vlm4j.model.vit;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
+import io.vlm4j.model.clip.ClipEncoder;
 import io.vlm4j.model.clip.WeightSource;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
@@ -17,7 +18,7 @@ import java.io.IOException;
  *   p = Conv2d_P×P,stride P(pixels) (+ bias)          → [B, G², D], patch vectors in (c, ky, kx) order
  *   x = concat(cls_token, p) + pos_embed              → [B, N, D], N = G² + 1 (class token first, then positions added)
  *   x = norm_pre(x)                                   (only with pre_norm; Identity in vit_base_patch16_224)
- *   x = Block(x), depth times                         (pre-LN, fused qkv, exact GELU; {@link PreLnEncoder})
+ *   x = Block(x), depth times                         (pre-LN, fused qkv, exact GELU; {@link ClipEncoder})
  *   pool 'token': z = norm(x)[:, 0]                   (final LayerNorm over every token, eps 1e-6, then the class token)
  *   pool 'avg':   z = fc_norm(mean(x[:, prefix:]))    (timm moves the final norm after the pool for 'avg')
  *   out = z·W_projᵀ                                   (open_clip 'linear' head: bias-free nn.Linear [E, D]; 'none': out = z)
@@ -38,7 +39,7 @@ public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
     private final Tensor finalGamma, finalBeta;  // norm (token pool) or fc_norm (avg pool) [D], or null
     private final Tensor avgWeights;    // [N, 1] compute type: 0 for the prefix tokens, 1 for the patches (avg pool)
     private final Tensor projection;    // [E, D] weight type, or null ('none')
-    private final PreLnEncoder encoder;
+    private final ClipEncoder encoder;
 
     /**
      * Loads the trunk from {@code trunkPrefix} ("visual.trunk." in an open_clip checkpoint, "" in a plain timm state
@@ -65,8 +66,8 @@ public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
             avgWeights = config.pool().equals("avg") ? adopt(avgColumn(config), compute) : null;
             projection = config.projection().equals("linear")
                     ? adopt(weights.tensor(headPrefix + "proj.weight", config.embedDim(), d), backend.weightType()) : null;
-            encoder = new PreLnEncoder(backend, weights, t, PreLnEncoder.Naming.TIMM, config.depth(), config.width(),
-                    config.mlpWidth(), config.heads(), config.layerNormEps(), config.activation(), config.qkvBias());
+            encoder = ClipEncoder.create(backend, weights, t.isEmpty() ? "" : t.substring(0, t.length() - 1), ClipEncoder.Naming.TIMM, config.qkvBias(),
+                    config.depth(), config.width(), config.mlpWidth(), config.heads(), config.layerNormEps(), config.activation());
         } catch (IOException | RuntimeException e) {
             params.close();
             throw e;
@@ -111,7 +112,7 @@ public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
             backend.copyRows(patches, 0, g2 * d, x, prefix * d, n * d, b, g2 * d);
             backend.addBroadcast(x, positions.reshape(n, d));
             if (preGamma != null) backend.layerNorm(x, preGamma, preBeta, (float) config.layerNormEps(), x);
-            encoder.forward(x, null);
+            encoder.forward(x, false, null, null);
             Tensor pooled = scratch.allocate(compute, b, d);                 // [B, D]
             if (config.pool().equals("token")) {
                 // LayerNorm is per token, so normalizing only the class tokens equals norm(x)[:, 0]
@@ -157,7 +158,7 @@ public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
         long patch = g2 * d * config.channels() * p * p;
         long pool = config.pool().equals("avg") ? n * d : 0;
         long proj = config.projection().equals("linear") ? d * config.embedDim() : 0;
-        return patch + PreLnEncoder.macs(config.depth(), d, config.mlpWidth(), 1, n) + pool + proj;
+        return patch + ClipEncoder.macs(config.depth(), d, config.mlpWidth(), 1, n) + pool + proj;
     }
 
     /** The averaging column [N, 1]: 0 for prefix tokens, 1 for patch tokens (host, F32). */
