@@ -113,6 +113,18 @@ class LoraBiomedClipTest {
     }
 
     @Test
+    void adaptersOnTheBertTowerAreRefusedByName() throws Exception {
+        try (CpuBackend cpu = new CpuBackend(); WeightStore vs = WeightStore.open(ModelFamiliesTest.res("/vit/timm_vit.safetensors"));
+             WeightStore ts = WeightStore.open(ModelFamiliesTest.res("/bert/model.safetensors")); ClipModel m = model(cpu, vs, ts);
+             LoraWeights w = LoraWeights.of(LoraConfig.of(List.of("query"), 2, 4, false, 0), List.of(new LoraWeights.Module(
+                     "text.transformer.encoder.layer.0.attention.self.query", 2, 4, 2, Tensor.allocate(io.vlm4j.tensor.DType.F32, 2, 32),
+                     Tensor.allocate(io.vlm4j.tensor.DType.F32, 32, 2))))) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> m.attachLora(w));
+            assertTrue(e.getMessage().contains("biomedclip") && e.getMessage().contains("bert"), e.getMessage());
+        }
+    }
+
+    @Test
     void loraTrainClassifiesWithBiomedClip(@TempDir Path tmp) throws Exception {
         ImageDataset all = Datasets.open("folder:" + DatasetFiles.brightHalves(tmp.resolve("data"), 8, 4));
         try (CpuBackend cpu = new CpuBackend(); WeightStore vs = WeightStore.open(ModelFamiliesTest.res("/vit/timm_vit.safetensors"));

@@ -250,6 +250,11 @@ public final class ClipModel implements AutoCloseable {
         for (LoraWeights.Linear l : linears()) known.put(l.path(), l);
         for (LoraWeights.Module m : weights.modules()) {
             LoraWeights.Linear l = known.get(m.path());
+            if (l == null && (vision != null && clipVision().isEmpty() || text != null && clipText().isEmpty())) {
+                throw new IllegalArgumentException("the adapter wraps '" + m.path() + "', which this " + family + " model does not expose to "
+                        + "LoRA (adapters are supported on CLIP towers and BiomedCLIP's image tower; its " + vision().map(ImageTower::family).orElse("-")
+                        + " / " + text().map(TextTower::family).orElse("-") + " towers otherwise run without them)");
+            }
             if (l == null) {
                 throw new IllegalArgumentException("the adapter wraps '" + m.path() + "', which this model does not have"
                         + (vision == null || text == null ? " (it has only the " + (vision != null ? "image" : "text") + " tower)" : ""));
