@@ -65,14 +65,6 @@ void run_item_scalar(const Problem& p, const Item& item) {
     }
 }
 
-// Elements spanned by `batch` blocks of `rows` rows: (batch-1)*stride + (rows-1)*ld + cols, overflow-checked.
-void check_extent(const char* fn, int64_t batch, int64_t stride, int64_t rows, int64_t ld, int64_t cols) {
-    int64_t e = 0;
-    if (__builtin_add_overflow(vlm::mul_checked(fn, batch - 1, stride), vlm::mul_checked(fn, rows - 1, ld), &e) ||
-        __builtin_add_overflow(e, cols, &e) || __builtin_mul_overflow(e, static_cast<int64_t>(sizeof(float)), &e))
-        fail(fn, "size overflow");
-}
-
 }  // namespace
 
 void vlm_attention_f32(const float* q, int64_t ldq, int64_t stride_q, const float* k, int64_t ldk, int64_t stride_k,
@@ -96,10 +88,10 @@ void vlm_attention_f32(const float* q, int64_t ldq, int64_t stride_q, const floa
     vlm::check_nonneg(fn, stride_q, "stride_q");
     vlm::check_nonneg(fn, stride_k, "stride_k");
     vlm::check_nonneg(fn, stride_v, "stride_v");
-    check_extent(fn, batch, stride_q, lq, ldq, width);
-    check_extent(fn, batch, stride_k, lk, ldk, width);
-    check_extent(fn, batch, stride_v, lk, ldv, width);
-    check_extent(fn, batch, stride_o, lq, ldo, width);
+    vlm::extent(fn, batch, stride_q, lq, ldq, width);
+    vlm::extent(fn, batch, stride_k, lk, ldk, width);
+    vlm::extent(fn, batch, stride_v, lk, ldv, width);
+    vlm::extent(fn, batch, stride_o, lq, ldo, width);
     if (batch > 1 && stride_o < (lq - 1) * ldo + width)
         fail(fn, "stride_o (", stride_o, ") makes output batches overlap (need >= ", (lq - 1) * ldo + width, ")");
     vlm::mul_checked(fn, batch, lk);

@@ -39,11 +39,7 @@ struct Problem {
     bool causal;
     const int32_t* key_mask;
 
-    // End (exclusive) of the keys query i may see, as in attention.cpp: causal keeps j <= i + (lk - lq).
-    int64_t key_end(int64_t i) const {
-        if (!causal) return lk;
-        return std::clamp<int64_t>(i + (lk - lq) + 1, 0, lk);
-    }
+    int64_t key_end(int64_t i) const { return vlm::key_end(causal, i, lq, lk); }
 };
 
 thread_local std::vector<float> tl_p, tl_dp;
@@ -114,14 +110,6 @@ void run_item(const Problem& p, int64_t b, int64_t h) {
     }
 }
 
-// Elements spanned by `batch` blocks of `rows` rows: (batch-1)*stride + (rows-1)*ld + cols, overflow-checked.
-int64_t extent(const char* fn, int64_t batch, int64_t stride, int64_t rows, int64_t ld, int64_t cols) {
-    int64_t e = 0;
-    if (__builtin_add_overflow(vlm::mul_checked(fn, batch - 1, stride), vlm::mul_checked(fn, rows - 1, ld), &e) ||
-        __builtin_add_overflow(e, cols, &e) || __builtin_mul_overflow(e, static_cast<int64_t>(sizeof(float)), &e))
-        fail(fn, "size overflow");
-    return e / static_cast<int64_t>(sizeof(float));
-}
 
 }  // namespace
 
@@ -160,7 +148,7 @@ void vlm_attention_backward_f32(const float* q, int64_t ldq, int64_t stride_q, c
         vlm::check_ptr(fn, o.ptr, o.name);
         if (o.ld < width) fail(fn, "the row stride of ", o.name, " (", o.ld, ") is smaller than heads*head_dim (", width, ")");
         vlm::check_nonneg(fn, o.stride, o.name);
-        ext[i] = extent(fn, batch, o.stride, o.rows, o.ld, width);
+        ext[i] = vlm::extent(fn, batch, o.stride, o.rows, o.ld, width);
         // the batches of an output are written in parallel: they must not overlap
         if (o.output && batch > 1 && o.stride < (o.rows - 1) * o.ld + width)
             fail(fn, "the batch stride of ", o.name, " (", o.stride, ") makes its batches overlap (need >= ",

@@ -12,6 +12,7 @@
 #include <limits>
 #include <vector>
 
+#include "common.h"
 #include "vec_math.h"
 
 namespace vlm::attn_detail {
@@ -33,10 +34,7 @@ struct Problem {
     const int32_t* key_mask;
 
     // End (exclusive) of the keys query i may see; causal keeps j <= i + (lk - lq). 0 means none.
-    int64_t key_end(int64_t i) const {
-        if (!causal) return lk;
-        return std::clamp<int64_t>(i + (lk - lq) + 1, 0, lk);
-    }
+    int64_t key_end(int64_t i) const { return vlm::key_end(causal, i, lq, lk); }
 };
 
 struct Scratch {  // grown on demand, reused across calls by each OpenMP thread

@@ -288,15 +288,6 @@ void epilogue_only(const Problem& pr) {
     }
 }
 
-// Elements spanned by a batch of rows x cols matrices: (batch-1)*stride + (rows-1)*ld + cols, overflow-checked.
-int64_t extent(const char* fn, int64_t batch, int64_t stride, int64_t rows, int64_t ld, int64_t cols) {
-    int64_t e = 0;
-    if (__builtin_add_overflow(mul_checked(fn, batch - 1, stride), mul_checked(fn, rows - 1, ld), &e) ||
-        __builtin_add_overflow(e, cols, &e))
-        fail(fn, "size overflow");
-    return e;
-}
-
 void check_ld(const char* fn, const char* name, int64_t ld, int64_t need, const char* what) {
     if (ld < need) fail(fn, name, " = ", ld, " is smaller than ", need, " (", what, ")");
 }
@@ -436,7 +427,7 @@ void vlm_gemm_pack_b_f32(int trans_b, int64_t k, int64_t n, const float* b, int6
     vlm::check_ptr(fn, b, "b");
     vlm::check_ptr(fn, dst, "dst");
     check_ld(fn, "ldb", ldb, trans_b ? k : n, trans_b ? "B is n x k, transposed" : "B is k x n");
-    extent(fn, 1, 0, trans_b ? n : k, ldb, trans_b ? k : n);
+    vlm::extent(fn, 1, 0, trans_b ? n : k, ldb, trans_b ? k : n);
     if (dst_floats != need) vlm::fail(fn, "dst holds ", dst_floats, " floats, the packed B needs ", need);
     const Spec& s = spec_for(vlm::simd_level());
     Problem pr{};
