@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.vlm4j.io.ModelFormatException;
 import io.vlm4j.io.StrictJson;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -38,7 +37,7 @@ public record PreprocessorConfig(boolean doConvertRgb, boolean doResize, int sho
      * {@code defaultSize}. Other interpolations and resize modes are refused by name.
      */
     public static PreprocessorConfig fromOpenClip(Path file, int defaultSize) throws IOException {
-        JsonNode root = StrictJson.parseObject(file, "open_clip config", Files.readAllBytes(file));
+        JsonNode root = StrictJson.readConfig(file, "open_clip config");
         JsonNode p = root.path("preprocess_cfg");
         int size = p.path("size").canConvertToInt() ? p.path("size").asInt()
                 : root.path("model_cfg").path("vision_cfg").path("image_size").asInt(defaultSize);
@@ -67,7 +66,7 @@ public record PreprocessorConfig(boolean doConvertRgb, boolean doResize, int sho
 
     /** Reads {@code file}; fields it lacks take the CLIP defaults at {@code defaultSize}. */
     public static PreprocessorConfig load(Path file, int defaultSize) throws IOException {
-        JsonNode c = StrictJson.parseObject(file, "preprocessor config", Files.readAllBytes(file));
+        JsonNode c = StrictJson.readConfig(file, "preprocessor config");
         PreprocessorConfig d = clip(defaultSize);
         int shortest = d.shortestEdge, rh = 0, rw = 0;
         JsonNode size = c.path("size");

@@ -28,6 +28,23 @@ public final class StrictJson {
 
     private StrictJson() {}
 
+    /** A JSON config larger than this is not a config: refused before it is read. */
+    public static final long MAX_CONFIG_BYTES = 16L << 20;
+
+    /**
+     * Reads a JSON object config file ({@code what}, e.g. "model config", for the messages): a missing file is a
+     * {@link java.nio.file.NoSuchFileException} saying "no what", one over {@link #MAX_CONFIG_BYTES} a
+     * {@link ModelFormatException}, then {@link #parseObject}.
+     */
+    public static JsonNode readConfig(Path file, String what) throws java.io.IOException {
+        if (!java.nio.file.Files.isRegularFile(file)) throw new java.nio.file.NoSuchFileException(file.toString(), null, "no " + what);
+        long size = java.nio.file.Files.size(file);
+        if (size > MAX_CONFIG_BYTES) {
+            throw new ModelFormatException(file, what + " is " + size + " bytes; that is not a " + file.getFileName());
+        }
+        return parseObject(file, what, java.nio.file.Files.readAllBytes(file));
+    }
+
     /**
      * Parses {@code bytes} (the {@code what} of {@code file}, e.g. "header") and requires a JSON object.
      * Integers beyond the long range come back as BigInteger nodes, so callers see them rather than a wrapped value.

@@ -7,7 +7,6 @@ import io.vlm4j.io.AtomicFiles;
 import io.vlm4j.io.ModelFormatException;
 import io.vlm4j.io.StrictJson;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -137,8 +136,7 @@ public record LoraConfig(int r, double alpha, boolean rsLora, double dropout, Li
     /** Reads {@code dir/adapter_config.json}; throws naming the file and the field for anything not supported. */
     public static LoraConfig read(Path dir) throws IOException {
         Path file = dir.resolve(CONFIG_FILE);
-        if (!Files.isRegularFile(file)) throw new java.nio.file.NoSuchFileException(file.toString(), null, "no PEFT adapter config");
-        JsonNode n = StrictJson.parseObject(file, "adapter config", Files.readAllBytes(file));
+        JsonNode n = StrictJson.readConfig(file, "PEFT adapter config");
         String peftType = text(n, "peft_type").orElse("LORA");
         if (!peftType.equals("LORA")) throw new ModelFormatException(file, "peft_type is '" + peftType + "'; only LORA adapters are supported");
         refuseTrue(file, n, "use_dora", "DoRA adapters are not supported");

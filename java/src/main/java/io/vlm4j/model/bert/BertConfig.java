@@ -6,7 +6,6 @@ import io.vlm4j.io.ModelFormatException;
 import io.vlm4j.io.StrictJson;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
@@ -22,7 +21,6 @@ import java.nio.file.Path;
  */
 public record BertConfig(int vocab, int hidden, int layers, int heads, int intermediate, int maxPositions,
                          int typeVocab, double layerNormEps, String hiddenAct, int padTokenId) {
-    private static final long MAX_CONFIG_BYTES = 16L << 20;
 
     public BertConfig {
         requirePositive("vocab_size", vocab);
@@ -81,11 +79,7 @@ public record BertConfig(int vocab, int hidden, int layers, int heads, int inter
      */
     public static BertConfig load(Path path) throws IOException {
         Path file = Files.isDirectory(path) ? path.resolve("config.json") : path;
-        if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no BERT config");
-        if (Files.size(file) > MAX_CONFIG_BYTES) {
-            throw new ModelFormatException(file, "config is " + Files.size(file) + " bytes; that is not a config.json");
-        }
-        JsonNode root = StrictJson.parseObject(file, "config", Files.readAllBytes(file));
+        JsonNode root = StrictJson.readConfig(file, "BERT config");
         Fields f = new Fields(file, root);
         String modelType = f.string("model_type", "bert");
         if (!modelType.equals("bert")) {

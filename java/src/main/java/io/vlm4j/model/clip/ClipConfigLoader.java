@@ -7,7 +7,6 @@ import io.vlm4j.io.ModelFormatException;
 import io.vlm4j.io.StrictJson;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -19,7 +18,6 @@ import java.util.Optional;
  * the top level). Unknown fields (dropout, initializer_range, ...) do not affect inference and are ignored.
  */
 public final class ClipConfigLoader {
-    private static final long MAX_CONFIG_BYTES = 16L << 20;
     private static final int DEFAULT_PROJECTION_DIM = 512;
 
     private ClipConfigLoader() {}
@@ -27,11 +25,11 @@ public final class ClipConfigLoader {
     /** {@code path} is a model directory (its config.json is read) or a config file. */
     public static ClipConfig load(Path path) throws IOException {
         Path file = Files.isDirectory(path) ? path.resolve("config.json") : path;
-        if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no model config");
-        if (Files.size(file) > MAX_CONFIG_BYTES) {
-            throw new ModelFormatException(file, "config is " + Files.size(file) + " bytes; that is not a config.json");
-        }
-        JsonNode root = StrictJson.parseObject(file, "config", Files.readAllBytes(file));
+        return load(file, StrictJson.readConfig(file, "model config"));
+    }
+
+    /** The configuration in {@code root}, already read from {@code file} (named in the errors). */
+    public static ClipConfig load(Path file, JsonNode root) throws ModelFormatException {
         try {
             return parse(file, root);
         } catch (IllegalArgumentException e) {  // a record's own check: sizes that do not fit together

@@ -122,11 +122,13 @@ public final class ClipModel implements AutoCloseable {
     private static ClipModel load(Path path, Backend backend, boolean ownsBackend) throws IOException {
         if (!Files.exists(path)) throw new java.nio.file.NoSuchFileException(path.toString(), null, "model path does not exist");
         Path configDir = Files.isDirectory(path) ? path : path.toAbsolutePath().getParent();
-        Optional<ClipModel> other = ModelFamilies.load(path, configDir, backend, ownsBackend);
+        Path hfFile = configDir.resolve("config.json");  // read once: the family is decided from it, then the config
+        com.fasterxml.jackson.databind.JsonNode hf = Files.isRegularFile(hfFile) ? io.vlm4j.io.StrictJson.readConfig(hfFile, "model config") : null;
+        Optional<ClipModel> other = ModelFamilies.load(path, configDir, hfFile, hf, backend, ownsBackend);
         if (other.isPresent()) return other.get();
         // open_clip's layout (OpenClipLayout): its config when there is no HF config.json, its key names wherever found
-        ClipConfig config = OpenClipLayout.isOpenClipDirectory(configDir)
-                ? OpenClipLayout.loadConfig(configDir) : ClipConfigLoader.load(configDir);
+        ClipConfig config = OpenClipLayout.isOpenClipDirectory(configDir) ? OpenClipLayout.loadConfig(configDir)
+                : hf != null ? ClipConfigLoader.load(hfFile, hf) : ClipConfigLoader.load(configDir);
         try (WeightStore store = WeightStore.open(OpenClipLayout.weightsPath(path))) {
             WeightSource weights = OpenClipLayout.hasOpenClipNames(store) ? OpenClipLayout.weights(store) : new StoreWeights(store);
             return new ClipModel(backend, ownsBackend, config, weights);

@@ -48,22 +48,26 @@ public final class ModelFamilies {
     /** The presets {@link #random} builds, beside CLIP's ({@link ClipConfig#preset}). */
     public static final List<String> PRESETS = List.of("biomedclip-vit-b16", "siglip-base-patch16-224");
 
-    /** A model of another family when {@code path} holds one; empty for CLIP (the caller's own path). */
-    static Optional<ClipModel> load(Path path, Path configDir, Backend backend, boolean ownsBackend) throws IOException {
+    /**
+     * A model of another family when {@code path} holds one; empty for CLIP (the caller's own path). hf: the directory's
+     * config.json ({@code hfFile}) as the caller read it, or null when there is none.
+     */
+    static Optional<ClipModel> load(Path path, Path configDir, Path hfFile, JsonNode hf, Backend backend, boolean ownsBackend)
+            throws IOException {
         Path openClip = configDir.resolve("open_clip_config.json");
-        if (Files.isRegularFile(openClip) && !Files.isRegularFile(configDir.resolve("config.json"))) {
-            JsonNode root = StrictJson.parseObject(openClip, "open_clip config", Files.readAllBytes(openClip));
+        if (hf == null && Files.isRegularFile(openClip)) {
+            JsonNode root = StrictJson.readConfig(openClip, "open_clip config");
             JsonNode m = root.has("model_cfg") ? root.get("model_cfg") : root;
             if (m.path("vision_cfg").hasNonNull("timm_model_name") && m.path("text_cfg").hasNonNull("hf_model_name")) {
                 return Optional.of(loadBiomedClip(path, configDir, openClip, m, backend, ownsBackend));
             }
             return Optional.empty();
         }
-        Path hf = configDir.resolve("config.json");
-        if (Files.isRegularFile(hf)) {
-            JsonNode root = StrictJson.parseObject(hf, "config", Files.readAllBytes(hf));
-            String type = root.path("model_type").asText("");
-            if (type.startsWith("siglip")) return Optional.of(loadSiglip(path, configDir, backend, ownsBackend));
+        if (hf != null && hf.path("model_type").asText("").startsWith("siglip")) {
+            SiglipConfig c = SiglipConfigLoader.load(hfFile, hf);
+            try (WeightStore store = WeightStore.open(weightsFile(path, configDir))) {
+                return Optional.of(siglip(backend, ownsBackend, c, new StoreWeights(store)));
+            }
         }
         return Optional.empty();
     }
@@ -184,13 +188,6 @@ public final class ModelFamilies {
         }
         return new BertConfig(Math.toIntExact(word[0]), hidden, layers.size(), hidden / 64, Math.toIntExact(inter[0]), Math.toIntExact(pos[0]),
                 Math.toIntExact(types[0]), 1e-12, "gelu", 0);
-    }
-
-    private static ClipModel loadSiglip(Path path, Path configDir, Backend backend, boolean owns) throws IOException {
-        SiglipConfig c = SiglipConfigLoader.load(configDir);
-        try (WeightStore store = WeightStore.open(weightsFile(path, configDir))) {
-            return siglip(backend, owns, c, new StoreWeights(store));
-        }
     }
 
     private static ClipModel siglip(Backend backend, boolean owns, SiglipConfig c, WeightSource w) throws IOException {

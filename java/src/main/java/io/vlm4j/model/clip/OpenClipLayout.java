@@ -6,7 +6,6 @@ import io.vlm4j.io.StrictJson;
 import io.vlm4j.io.WeightStore;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.Map;
@@ -28,7 +27,6 @@ public final class OpenClipLayout {
     /** The name open_clip's hub uploads use for safetensors weights. */
     public static final String WEIGHTS_FILE = "open_clip_model.safetensors";
     private static final String HF_CONFIG_FILE = "config.json";
-    private static final long MAX_CONFIG_BYTES = 16L << 20;
     /** The eos id that makes {@link ClipTextTower} pool at argmax(ids), as HF does for legacy OpenAI configs. */
     private static final int ARGMAX_POOLING_EOS = 2;
 
@@ -54,11 +52,7 @@ public final class OpenClipLayout {
     /** {@code path} is a model directory (its open_clip_config.json is read) or the config file itself. */
     public static ClipConfig loadConfig(Path path) throws IOException {
         Path file = Files.isDirectory(path) ? path.resolve(CONFIG_FILE) : path;
-        if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no open_clip config");
-        if (Files.size(file) > MAX_CONFIG_BYTES) {
-            throw new ModelFormatException(file, "config is " + Files.size(file) + " bytes; that is not an " + CONFIG_FILE);
-        }
-        JsonNode root = StrictJson.parseObject(file, "config", Files.readAllBytes(file));
+        JsonNode root = StrictJson.readConfig(file, "open_clip config");
         try {
             return parse(file, root);
         } catch (IllegalArgumentException e) {  // a record's own check: sizes that do not fit together

@@ -5,7 +5,6 @@ import io.vlm4j.io.ModelFormatException;
 import io.vlm4j.io.StrictJson;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -19,18 +18,17 @@ import java.util.Optional;
  * {@code vision_use_head: false} has no pooled output and is refused. Other fields do not affect inference.
  */
 public final class SiglipConfigLoader {
-    private static final long MAX_CONFIG_BYTES = 16L << 20;
 
     private SiglipConfigLoader() {}
 
     /** {@code path} is a model directory (its config.json is read) or a config file. */
     public static SiglipConfig load(Path path) throws IOException {
         Path file = Files.isDirectory(path) ? path.resolve("config.json") : path;
-        if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString(), null, "no model config");
-        if (Files.size(file) > MAX_CONFIG_BYTES) {
-            throw new ModelFormatException(file, "config is " + Files.size(file) + " bytes; that is not a config.json");
-        }
-        JsonNode root = StrictJson.parseObject(file, "config", Files.readAllBytes(file));
+        return load(file, StrictJson.readConfig(file, "model config"));
+    }
+
+    /** The configuration in {@code root}, already read from {@code file} (named in the errors). */
+    public static SiglipConfig load(Path file, JsonNode root) throws ModelFormatException {
         try {
             return parse(file, root);
         } catch (IllegalArgumentException e) {  // a record's own check: sizes that do not fit together
