@@ -1,5 +1,6 @@
 package io.vlm4j.model;
 
+import io.vlm4j.backend.OpChecks;
 import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.Tensor;
 import java.util.List;
@@ -24,6 +25,21 @@ public interface ImageTower extends AutoCloseable {
 
     /** pixels F32 [B, C, S, S] (normalized as the model's preprocessing says) → out F32 [B, E] (not normalized). */
     void forward(Tensor pixels, Tensor out);
+
+    /**
+     * The argument checks every {@link #forward} makes, in {@code op}'s words: pixels F32 [B, C, S, S] at this tower's
+     * channels and size, out F32 [B, E]. Returns B.
+     */
+    default long checkForward(String op, Tensor pixels, Tensor out) {
+        int s = imageSize();
+        OpChecks.requireF32(op, "pixels", pixels);
+        OpChecks.requireRank(op, "pixels", pixels, 4);
+        long b = pixels.dim(0);
+        OpChecks.requireShape(op, "pixels", pixels, b, numChannels(), s, s);
+        OpChecks.requireF32(op, "out", out);
+        OpChecks.requireShape(op, "out", out, b, projectionDim());
+        return b;
+    }
 
     /** Multiply-accumulates per image, for FLOP/s reports. */
     long macsPerImage();

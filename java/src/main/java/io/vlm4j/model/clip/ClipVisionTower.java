@@ -154,13 +154,7 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
     }
 
     private long checkInputs(Tensor pixels, Tensor out) {
-        int s = config.imageSize();
-        OpChecks.requireF32("vision forward", "pixels", pixels);
-        OpChecks.requireRank("vision forward", "pixels", pixels, 4);
-        long b = pixels.dim(0);
-        OpChecks.requireShape("vision forward", "pixels", pixels, b, config.numChannels(), s, s);
-        OpChecks.requireShape("vision forward", "out", out, b, projectionDim);
-        return b;
+        return checkForward("vision forward", pixels, out);
     }
 
     /** Patch embedding, class token, positions and pre-LayerNorm: the encoder input [B, N, D], allocated in {@code scope}. */

@@ -101,14 +101,8 @@ public final class SiglipVisionTower implements io.vlm4j.model.ImageTower {
     /** pixels: F32 [B, C, S, S], already normalized (SigLIP: mean = std = 0.5); out: F32 [B, D] pooler_output. */
     @Override
     public void forward(Tensor pixels, Tensor out) {
-        String op = "siglip vision forward";
-        int s = config.imageSize();
-        OpChecks.requireF32(op, "pixels", pixels);
-        OpChecks.requireRank(op, "pixels", pixels, 4);
-        long b = pixels.dim(0), d = config.hiddenSize(), n = config.numPositions(), f = config.intermediateSize();
-        OpChecks.requireShape(op, "pixels", pixels, b, config.numChannels(), s, s);
-        OpChecks.requireF32(op, "out", out);
-        OpChecks.requireShape(op, "out", out, b, d);
+        long b = checkForward("siglip vision forward", pixels, out);
+        long d = config.hiddenSize(), n = config.numPositions(), f = config.intermediateSize();
         if (b == 0) return;
         DType compute = backend.computeType();
         float eps = (float) config.layerNormEps();

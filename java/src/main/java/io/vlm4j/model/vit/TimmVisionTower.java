@@ -92,14 +92,8 @@ public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
     /** pixels: F32 [B, C, S, S], already normalized (spec 04 §6); out: F32 [B, E], not normalized. */
     @Override
     public void forward(Tensor pixels, Tensor out) {
-        String op = "timm vision forward";
-        int s = config.imageSize();
-        OpChecks.requireF32(op, "pixels", pixels);
-        OpChecks.requireRank(op, "pixels", pixels, 4);
-        long b = pixels.dim(0), d = config.width(), n = config.numTokens(), g2 = n - config.prefixTokens();
-        OpChecks.requireShape(op, "pixels", pixels, b, config.channels(), s, s);
-        OpChecks.requireF32(op, "out", out);
-        OpChecks.requireShape(op, "out", out, b, config.embedDim());
+        long b = checkForward("timm vision forward", pixels, out);
+        long d = config.width(), n = config.numTokens(), g2 = n - config.prefixTokens();
         if (b == 0) return;
         DType compute = backend.computeType();
         try (TensorScope scratch = new TensorScope(backend.device())) {
