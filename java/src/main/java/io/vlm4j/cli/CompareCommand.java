@@ -82,7 +82,7 @@ final class CompareCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "%s: %d classes, train %d, val %d, test %d (%s)%n", all.name(), all.numClasses(),
                 splits.train().size(), splits.val().size(), splits.test().size(), splits.note());
         ModelEvaluator.Options o = new ModelEvaluator.Options(
-                templates == null || templates.isEmpty() ? List.of("a photo of a {}.") : List.copyOf(templates), 100, knnK, 5000,
+                io.vlm4j.model.clip.ZeroShotClassifier.templatesOrDefault(templates), 100, knnK, 5000,
                 !noTsne, Tsne.Options.defaults(), !noOverlay, overlayImages, seed);
         Optional<EmbeddingCache> embeddingCache = datasetOptions.embeddingCache();
         ModelEvaluator.ProgressFactory progress = (task, total) -> {

@@ -90,7 +90,7 @@ final class LoraEvalCommand implements Callable<Integer> {
             } else {
                 Tokenizer tok = Tokenizers.load(tokenizer != null ? tokenizer : model);
                 ZeroShotClassifier zs = ZeroShotClassifier.build(clip, tok, data.classNames(),
-                        templates == null || templates.isEmpty() ? List.of("a photo of a {}.") : templates, tok.defaultContext(),
+                        ZeroShotClassifier.templatesOrDefault(templates), tok.defaultContext(),
                         ZeroShotClassifier.OPEN_CLIP_SCALE);
                 weights = zs.head().classWeights();
                 for (double[] row : weights) for (int j = 0; j < row.length; j++) row[j] *= zs.scale();

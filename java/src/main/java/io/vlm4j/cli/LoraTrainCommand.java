@@ -137,7 +137,7 @@ final class LoraTrainCommand implements Callable<Integer> {
             ImagePreprocessor pre = ImagePipelines.forModel(model, clip, imageOptions);
             LoraTrainer.Options o = new LoraTrainer.Options(obj, epochs, maxSteps, options.batch, accumulate, lr, LrSchedule.Kind.parse(schedule),
                     warmup, clipGrad, new AdamW.Hyper(b[0], b[1], 1e-8, weightDecay), seed, checkpointActivations, checkpointEvery,
-                    labelSmoothing, templates == null ? List.of() : templates, tok == null ? 77 : tok.defaultContext());
+                    labelSmoothing, io.vlm4j.model.clip.ZeroShotClassifier.templatesOrDefault(templates), tok == null ? 77 : tok.defaultContext());
             try (LoraWeights init = initialAdapter(clip); Progress bar = Progress.start("lora-train", 1, true)) {
                 System.out.printf(Locale.ROOT, "train %d, val %d items, %d classes; adapter: %d modules, %d trainable values; backend %s %s%n",
                         data[0].size(), data[1].size(), data[0].numClasses(), init.size(), init.parameterCount(), backend.name(), backend.computeType());

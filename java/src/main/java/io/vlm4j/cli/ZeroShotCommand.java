@@ -57,7 +57,7 @@ final class ZeroShotCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         List<String> classes = Arrays.stream(labels.split(",")).map(String::strip).toList();
         if (classes.stream().anyMatch(String::isEmpty)) throw new IllegalArgumentException("--labels has an empty label: \"" + labels + "\"");
-        List<String> prompts = templates == null || templates.isEmpty() ? List.of("a photo of a {}.") : templates;
+        List<String> prompts = ZeroShotClassifier.templatesOrDefault(templates);
         boolean skipBad = imageOptions.skipBad();
         List<Path> files = Inputs.images(images);
         Tokenizer tok = Tokenizers.load(tokenizer != null ? tokenizer : model);

@@ -79,8 +79,7 @@ public final class LoraTrainer {
             if (accumulation < 1) throw new IllegalArgumentException("accumulation must be >= 1, got " + accumulation);
             if (!(warmupFraction >= 0 && warmupFraction < 1)) throw new IllegalArgumentException("warmup must be in [0, 1), got " + warmupFraction);
             if (checkpointEvery < 0) throw new IllegalArgumentException("checkpoint interval must be >= 0");
-            templates = List.copyOf(templates);
-            if (templates.isEmpty()) templates = List.of("a photo of a {}.");
+            templates = ZeroShotClassifier.templatesOrDefault(templates);
         }
     }
 

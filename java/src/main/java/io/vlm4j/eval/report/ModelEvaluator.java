@@ -45,7 +45,7 @@ public final class ModelEvaluator {
     public record Options(List<String> templates, double zeroShotScale, int knnK, int maxPairwiseSamples, boolean tsne,
                           Tsne.Options tsneOptions, boolean overlay, int overlayImages, long seed) {
         public static Options defaults() {
-            return new Options(List.of("a photo of a {}."), 100, 20, 5000, true, Tsne.Options.defaults(), true, 64, 0);
+            return new Options(List.of(io.vlm4j.model.clip.ZeroShotClassifier.DEFAULT_TEMPLATE), 100, 20, 5000, true, Tsne.Options.defaults(), true, 64, 0);
         }
     }
 

@@ -19,6 +19,13 @@ import java.util.List;
 public final class ZeroShotClassifier {
     /** The scale open_clip's evaluation and the OpenAI notebook use (not exp(logit_scale)); spec 08 item 27. */
     public static final float OPEN_CLIP_SCALE = 100f;
+    /** The prompt when none is given: the CLIP paper's and open_clip's basic template. */
+    public static final String DEFAULT_TEMPLATE = "a photo of a {}.";
+
+    /** {@code templates}, or the {@link #DEFAULT_TEMPLATE} alone when it is null or empty (an option not given). */
+    public static List<String> templatesOrDefault(List<String> templates) {
+        return templates == null || templates.isEmpty() ? List.of(DEFAULT_TEMPLATE) : List.copyOf(templates);
+    }
 
     private final List<String> labels;
     private final ZeroShotHead head;
