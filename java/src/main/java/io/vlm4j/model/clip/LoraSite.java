@@ -71,8 +71,6 @@ final class LoraSite implements AutoCloseable {
 
     int rankSum() { return rankSum; }
 
-    List<Part> parts() { return parts; }
-
     /** Dropout on the branch input for the next training forward/backward (p = 0: none). */
     void dropout(float p, long seed) {
         this.dropout = p;
