@@ -8,7 +8,7 @@ import io.vlm4j.model.clip.ClipConfig;
 import io.vlm4j.model.clip.ClipModel;
 import io.vlm4j.model.clip.ClipVisionConfig;
 import io.vlm4j.model.clip.ClipVisionTower;
-import io.vlm4j.model.clip.LoraState;
+import io.vlm4j.lora.LoraState;
 import io.vlm4j.tensor.NativeMemory;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;

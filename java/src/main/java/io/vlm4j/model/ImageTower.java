@@ -1,6 +1,7 @@
 package io.vlm4j.model;
 
 import io.vlm4j.backend.OpChecks;
+import io.vlm4j.lora.LoraState;
 import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.Tensor;
 import java.util.List;
@@ -46,6 +47,33 @@ public interface ImageTower extends AutoCloseable {
 
     /** The Linear modules a LoRA adapter may wrap (HF/open_clip module paths); empty where adapters are not supported. */
     default List<LoraWeights.Linear> linears() { return List.of(); }
+
+    // ---- LoRA adapters and training (spec 05); ClipModel attaches, the trainer runs forwardTrain/backward ----
+
+    /** Puts the adapters of {@code state} that wrap this tower's {@link #linears()} on their Linear calls (replacing any). */
+    default void attachAdapters(LoraState state) {}
+
+    /** Removes the attached adapters (the base weights are untouched). */
+    default void detachAdapters() {}
+
+    /** Merges the attached adapters into the base weights (sign +1) or takes them out again (−1). */
+    default void mergeAdapters(int sign) {}
+
+    /** Whether {@link #forwardTrain} and {@link #backward} are implemented for this tower. */
+    default boolean trainable() { return false; }
+
+    /**
+     * A training forward: as {@link #forward} (adapters with their dropout), keeping what {@link #backward} reads; with
+     * {@code checkpoint} only each layer's input is kept and the rest recomputed in the backward.
+     */
+    default Tape forwardTrain(Tensor pixels, Tensor out, boolean checkpoint) {
+        throw new UnsupportedOperationException("training of the " + family() + " image tower is not supported");
+    }
+
+    /** Backward of {@link #forwardTrain}: dOut F32 [B, E] on the backend's device; adapter gradients accumulate. */
+    default void backward(Tape tape, Tensor dOut) {
+        throw new UnsupportedOperationException("training of the " + family() + " image tower is not supported");
+    }
 
     @Override
     void close();

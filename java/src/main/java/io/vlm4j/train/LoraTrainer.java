@@ -12,11 +12,12 @@ import io.vlm4j.io.AtomicFiles;
 import io.vlm4j.io.SafetensorsWriter;
 import io.vlm4j.io.StrictJson;
 import io.vlm4j.io.WeightStore;
+import io.vlm4j.lora.LoraState;
 import io.vlm4j.lora.LoraWeights;
+import io.vlm4j.model.ImageTower;
+import io.vlm4j.model.Tape;
+import io.vlm4j.model.TextTower;
 import io.vlm4j.model.clip.ClipModel;
-import io.vlm4j.model.clip.ClipTextTower;
-import io.vlm4j.model.clip.ClipVisionTower;
-import io.vlm4j.model.clip.LoraState;
 import io.vlm4j.model.clip.ZeroShotClassifier;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
@@ -127,9 +128,9 @@ public final class LoraTrainer {
         this.out = out;
         this.listener = listener == null ? new Listener() {} : listener;
         if (model.vision().isEmpty()) throw new IllegalArgumentException("lora-train: the model has no image tower");
-        if (model.clipVision().isEmpty()) {
-            throw new IllegalArgumentException("lora-train: LoRA training of " + model.vision().get().family()
-                    + " image towers is not supported yet (CLIP towers only)");
+        if (!model.vision().get().trainable()) {
+            throw new IllegalArgumentException("lora-train: training of the " + model.vision().get().family()
+                    + " image tower is not supported (its layout runs for inference only)");
         }
         if (train.multiLabel()) throw new IllegalArgumentException("lora-train: multi-label datasets are not supported yet (single-label classes only)");
         if (train.size() == 0) throw new IllegalArgumentException("lora-train: the training set is empty");
@@ -137,9 +138,9 @@ public final class LoraTrainer {
             throw new IllegalArgumentException("lora-train: the " + backend.name() + " backend holds weights in " + backend.weightType()
                     + " but computes in " + backend.computeType() + "; training needs them equal (use --dtype fp32 on the CPU)");
         }
-        if (o.objective() == Objective.CONTRASTIVE && model.text().isPresent() && model.clipText().isEmpty()) {
-            throw new IllegalArgumentException("lora-train: contrastive training of " + model.text().get().family()
-                    + " text towers is not supported yet (CLIP towers only)");
+        if (o.objective() == Objective.CONTRASTIVE && model.text().isPresent() && !model.text().get().trainable()) {
+            throw new IllegalArgumentException("lora-train: contrastive training of the " + model.text().get().family()
+                    + " text tower is not supported");
         }
         if (o.objective() != Objective.CLASSIFY && (tokenizer == null || model.text().isEmpty())) {
             throw new IllegalArgumentException("lora-train: objective " + o.objective().cli() + " needs the text tower and a tokenizer");
@@ -295,7 +296,7 @@ public final class LoraTrainer {
 
         /** One micro-batch: forward, loss, backward (gradients scaled by 1/parts); returns {mean loss, correct count}. */
         double[] microStep(int[] idx, int parts, long seed) throws IOException {
-            ClipVisionTower vision = model.clipVision().orElseThrow();
+            ImageTower vision = model.vision().orElseThrow();
             int b = idx.length;
             long e = vision.projectionDim();
             int[] labels = new int[b];
@@ -304,7 +305,7 @@ public final class LoraTrainer {
             try (Tensor pixels = DatasetPixels.preprocess(train, pre, idx); TensorScope s = new TensorScope(backend.device())) {
                 Tensor devPixels = pixels.device() == backend.device() ? pixels : s.track(backend.onDevice(pixels));
                 Tensor emb = s.f32(b, e);
-                try (ClipVisionTower.Tape tape = vision.forwardTrain(devPixels, emb, o.checkpointActivations())) {
+                try (Tape tape = vision.forwardTrain(devPixels, emb, o.checkpointActivations())) {
                     double[][] u = normalized(emb, s);
                     double[][] du = new double[b][(int) e];
                     double loss, correct = 0;
@@ -330,7 +331,7 @@ public final class LoraTrainer {
 
         /** The contrastive loss with the batch's captions; runs the text tower's forward and backward, fills du. */
         double[] contrastive(int[] idx, int[] labels, double[][] u, double[][] du, int parts, long seed, TensorScope s) {
-            ClipTextTower text = model.clipText().orElseThrow();
+            TextTower text = model.text().orElseThrow();
             int b = idx.length, t = o.templates().size(), ctx = o.context();
             if (textIds == null) {
                 List<String> prompts = new ArrayList<>();
@@ -348,7 +349,7 @@ public final class LoraTrainer {
             long e = text.projectionDim();
             try (Tensor ids = Tensor.ofInts(batchIds, b, ctx)) {
                 Tensor temb = s.f32(b, e);
-                try (ClipTextTower.Tape tape = text.forwardTrain(ids, null, temb, o.checkpointActivations())) {
+                try (Tape tape = text.forwardTrain(ids, null, temb, o.checkpointActivations())) {
                     double[][] v = normalized(temb, s), dv = new double[b][(int) e];
                     double logT = logitScale.value().toFloatArray()[0];
                     double[] r = Losses.clipContrastive(u, v, logT, du, dv);
@@ -381,7 +382,7 @@ public final class LoraTrainer {
         double[] validate() throws IOException {
             if (val == null || val.size() == 0) return new double[] {Double.NaN, Double.NaN};
             state.dropoutStep(0, false);
-            ClipVisionTower vision = model.clipVision().orElseThrow();
+            ImageTower vision = model.vision().orElseThrow();
             double[][] w;
             double[] bias;
             if (head != null) {

@@ -15,7 +15,6 @@ import io.vlm4j.model.bert.BertConfig;
 import io.vlm4j.model.bert.BertTextTower;
 import io.vlm4j.model.clip.ClipModel;
 import io.vlm4j.model.clip.ClipVisionTower;
-import io.vlm4j.model.clip.LoraState;
 import io.vlm4j.model.clip.ModelFamilies;
 import io.vlm4j.model.vit.TimmVitConfig;
 import io.vlm4j.tensor.Tensor;

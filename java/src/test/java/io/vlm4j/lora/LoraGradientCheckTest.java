@@ -8,7 +8,6 @@ import io.vlm4j.backend.reference.ReferenceBackend;
 import io.vlm4j.model.clip.ClipModel;
 import io.vlm4j.model.clip.ClipTextTower;
 import io.vlm4j.model.clip.ClipVisionTower;
-import io.vlm4j.model.clip.LoraState;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
 import io.vlm4j.testing.Golden;

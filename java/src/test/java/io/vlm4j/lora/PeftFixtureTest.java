@@ -10,7 +10,6 @@ import io.vlm4j.io.WeightStore;
 import io.vlm4j.model.clip.ClipModel;
 import io.vlm4j.model.clip.ClipTextTower;
 import io.vlm4j.model.clip.ClipVisionTower;
-import io.vlm4j.model.clip.LoraState;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
 import io.vlm4j.train.AdamW;

@@ -3,6 +3,8 @@ package io.vlm4j.model.clip;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
+import io.vlm4j.lora.LoraSite;
+import io.vlm4j.lora.LoraState;
 import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
@@ -231,7 +233,7 @@ public final class ClipEncoder implements AutoCloseable {
     private LoraSite[][] sites;  // [layer][QKV, OUT, FC1, FC2]; null entries: that Linear has no adapter
 
     /** The Linear modules of this encoder with their module paths (q, k, v or the fused qkv, out, fc1, fc2 of every layer). */
-    List<LoraWeights.Linear> linears() {
+    public List<LoraWeights.Linear> linears() {
         List<LoraWeights.Linear> list = new ArrayList<>();
         for (int i = 0; i < layers.size(); i++) {
             String p = layerPrefix(i);
@@ -248,7 +250,7 @@ public final class ClipEncoder implements AutoCloseable {
     }
 
     /** Puts the adapters of {@code state} that belong to this encoder on its Linear calls (replacing any). */
-    void attach(LoraState state) {
+    public void attach(LoraState state) {
         detach();
         LoraSite[][] all = new LoraSite[layers.size()][];
         try {
@@ -269,7 +271,7 @@ public final class ClipEncoder implements AutoCloseable {
         sites = all;
     }
 
-    void detach() {
+    public void detach() {
         closeSites(sites);
         sites = null;
     }
@@ -280,7 +282,7 @@ public final class ClipEncoder implements AutoCloseable {
     }
 
     /** Every site of this encoder (for refresh after an optimizer step and for dropout seeds). */
-    List<LoraSite> sites() {
+    public List<LoraSite> sites() {
         List<LoraSite> list = new ArrayList<>();
         if (sites != null) for (LoraSite[] row : sites) for (LoraSite s : row) if (s != null) list.add(s);
         return list;
@@ -290,7 +292,7 @@ public final class ClipEncoder implements AutoCloseable {
      * Merges the attached adapters into the base weights (sign +1) or takes them out (−1); the model then runs without
      * the adapter branch when they are detached afterwards.
      */
-    void merge(int sign) {
+    public void merge(int sign) {
         if (sites == null) return;
         try (TensorScope scratch = new TensorScope(backend.device())) {
             for (int i = 0; i < layers.size(); i++) {
@@ -311,7 +313,7 @@ public final class ClipEncoder implements AutoCloseable {
     }
 
     /** The activations of one layer that its backward reads; only {@code in} when checkpointed (the rest recomputed). */
-    static final class LayerTape {
+    public static final class LayerTape {
         final Tensor in;  // [B, L, D] the layer's input (not owned when it is the encoder's input)
         Tensor h1, qkv, attn, mid, h2, pre;
         final Tensor[] t = new Tensor[4];
@@ -326,7 +328,7 @@ public final class ClipEncoder implements AutoCloseable {
      * {@code tape}; {@code tapes} receives what each layer's backward needs (with {@code checkpoint}, only the layer
      * inputs: the rest is recomputed layer by layer in the backward, trading one more forward for the memory).
      */
-    Tensor forwardTrain(Tensor x, boolean causal, Tensor keyMask, boolean checkpoint, TensorScope tape, List<LayerTape> tapes) {
+    public Tensor forwardTrain(Tensor x, boolean causal, Tensor keyMask, boolean checkpoint, TensorScope tape, List<LayerTape> tapes) {
         Tensor cur = x;
         for (int i = 0; i < layers.size(); i++) {
             Tensor next = tape.allocate(compute, x.shape());
@@ -379,7 +381,7 @@ public final class ClipEncoder implements AutoCloseable {
      * the gradient of its input (skipped for the first layer's LayerNorm when {@code needInputGrad} is false: nothing
      * below the encoder trains). Adapter gradients accumulate into the LoRA state.
      */
-    void backward(List<LayerTape> tapes, Tensor dx, boolean causal, Tensor keyMask, boolean needInputGrad) {
+    public void backward(List<LayerTape> tapes, Tensor dx, boolean causal, Tensor keyMask, boolean needInputGrad) {
         for (int i = layers.size() - 1; i >= 0; i--) {
             try (TensorScope s = new TensorScope(backend.device())) {
                 LayerTape tp = tapes.get(i);
@@ -447,7 +449,7 @@ public final class ClipEncoder implements AutoCloseable {
      * adapter of {@code site}, when not null, with x·Âᵀ kept in {@code t} when given): the last GEMM of a tower, in the
      * compute type, then converted and copied out.
      */
-    static void project(Backend backend, TensorScope scratch, Tensor pooled, Tensor projection, LoraSite site, Tensor t,
+    public static void project(Backend backend, TensorScope scratch, Tensor pooled, Tensor projection, LoraSite site, Tensor t,
                         boolean training, Tensor out) {
         long b = pooled.dim(0), e = projection.dim(0);
         Tensor devOut = out.device() == backend.device() ? out : scratch.f32(b, e);
@@ -462,7 +464,7 @@ public final class ClipEncoder implements AutoCloseable {
      * Backward of {@link #project}: dOut F32 [B, E] on the device → dPooled [B, D] (compute type, overwritten); the
      * site's adapter gradients accumulate.
      */
-    static void projectBackward(Backend backend, TensorScope scratch, Tensor pooled, Tensor projection, LoraSite site, Tensor t,
+    public static void projectBackward(Backend backend, TensorScope scratch, Tensor pooled, Tensor projection, LoraSite site, Tensor t,
                                 Tensor dOut, Tensor dPooled) {
         Tensor d = dOut;
         if (pooled.dtype() != DType.F32) {

@@ -4,6 +4,7 @@ import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
 import io.vlm4j.backend.cpu.CpuBackend;
 import io.vlm4j.io.WeightStore;
+import io.vlm4j.lora.LoraState;
 import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.model.ImageTower;
 import io.vlm4j.model.TextTower;
@@ -187,11 +188,11 @@ public final class ClipModel implements AutoCloseable {
         closeReplays();
         LoraState state = new LoraState(backend, weights);
         try {
-            clipVision().ifPresent(v -> v.attach(state));
-            clipText().ifPresent(t -> t.attach(state));
+            vision().ifPresent(v -> v.attachAdapters(state));
+            text().ifPresent(t -> t.attachAdapters(state));
         } catch (RuntimeException e) {
-            clipVision().ifPresent(ClipVisionTower::detach);
-            clipText().ifPresent(ClipTextTower::detach);
+            vision().ifPresent(ImageTower::detachAdapters);
+            text().ifPresent(TextTower::detachAdapters);
             state.close();
             throw e;
         }
@@ -206,8 +207,8 @@ public final class ClipModel implements AutoCloseable {
     public void detachLora() {
         if (lora == null) return;
         closeReplays();
-        clipVision().ifPresent(ClipVisionTower::detach);
-        clipText().ifPresent(ClipTextTower::detach);
+        vision().ifPresent(ImageTower::detachAdapters);
+        text().ifPresent(TextTower::detachAdapters);
         lora.sitesClosed();
         lora.close();
         lora = null;
@@ -232,17 +233,17 @@ public final class ClipModel implements AutoCloseable {
         closeReplays();
         try (LoraState state = new LoraState(backend, weights)) {
             try {
-                clipVision().ifPresent(v -> {
-                    v.attach(state);
-                    v.merge(sign);
+                vision().ifPresent(v -> {
+                    v.attachAdapters(state);
+                    v.mergeAdapters(sign);
                 });
-                clipText().ifPresent(t -> {
-                    t.attach(state);
-                    t.merge(sign);
+                text().ifPresent(t -> {
+                    t.attachAdapters(state);
+                    t.mergeAdapters(sign);
                 });
             } finally {
-                clipVision().ifPresent(ClipVisionTower::detach);
-                clipText().ifPresent(ClipTextTower::detach);
+                vision().ifPresent(ImageTower::detachAdapters);
+                text().ifPresent(TextTower::detachAdapters);
             }
         }
     }
@@ -252,10 +253,10 @@ public final class ClipModel implements AutoCloseable {
         for (LoraWeights.Linear l : linears()) known.put(l.path(), l);
         for (LoraWeights.Module m : weights.modules()) {
             LoraWeights.Linear l = known.get(m.path());
-            if (l == null && (vision != null && clipVision().isEmpty() || text != null && clipText().isEmpty())) {
+            if (l == null && (vision != null && vision.linears().isEmpty() || text != null && text.linears().isEmpty())) {
                 throw new IllegalArgumentException("the adapter wraps '" + m.path() + "', which this " + family + " model does not expose to "
-                        + "LoRA (adapters are supported on CLIP towers and BiomedCLIP's image tower; its " + vision().map(ImageTower::family).orElse("-")
-                        + " / " + text().map(TextTower::family).orElse("-") + " towers otherwise run without them)");
+                        + "LoRA (its " + (vision != null && vision.linears().isEmpty() ? vision.family() + " image" : text.family() + " text")
+                        + " tower runs without adapters)");
             }
             if (l == null) {
                 throw new IllegalArgumentException("the adapter wraps '" + m.path() + "', which this model does not have"

@@ -3,10 +3,11 @@ package io.vlm4j.model.clip;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
+import io.vlm4j.lora.LoraState;
+import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
-import io.vlm4j.lora.LoraWeights;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -170,14 +171,20 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower {
     @Override
     public List<LoraWeights.Linear> linears() { return adapters.linears(); }
 
-    void attach(LoraState state) { adapters.attach(state); }
+    @Override
+    public void attachAdapters(LoraState state) { adapters.attach(state); }
 
-    void detach() { adapters.detach(); }
+    @Override
+    public void detachAdapters() { adapters.detach(); }
 
-    void merge(int sign) { adapters.merge(sign); }
+    @Override
+    public void mergeAdapters(int sign) { adapters.merge(sign); }
+
+    @Override
+    public boolean trainable() { return true; }
 
     /** What {@link #backward} needs from a training forward; closing it frees the saved activations. */
-    public static final class Tape implements AutoCloseable {
+    public static final class Tape implements io.vlm4j.model.Tape {
         private final TensorScope scope;
         private final List<ClipEncoder.LayerTape> layers = new ArrayList<>();
         private Tensor encoded, pooled, t, mask;
@@ -190,6 +197,7 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower {
     }
 
     /** A training forward of ids [B, L] (attentionMask as in {@link #forward(Tensor, Tensor, Tensor, Observer)}). */
+    @Override
     public Tape forwardTrain(Tensor ids, Tensor attentionMask, Tensor out, boolean checkpoint) {
         long b = checkInputs(ids, out), d = config.hiddenSize();
         if (b == 0) throw new IllegalArgumentException("text forwardTrain: empty batch");
@@ -217,7 +225,9 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower {
     }
 
     /** Backward of {@link #forwardTrain}: dOut F32 [B, E] on the backend's device; adapter gradients accumulate. */
-    public void backward(Tape tape, Tensor dOut) {
+    @Override
+    public void backward(io.vlm4j.model.Tape anyTape, Tensor dOut) {
+        Tape tape = io.vlm4j.model.Tape.own(Tape.class, anyTape, "text backward");
         long b = tape.pooled.dim(0), len = tape.encoded.dim(1), d = config.hiddenSize();
         OpChecks.requireF32("text backward", "dOut", dOut);
         OpChecks.requireShape("text backward", "dOut", dOut, b, projectionDim);
@@ -257,7 +267,7 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower {
 
     @Override
     public void close() {
-        detach();
+        detachAdapters();
         encoder.close();
         params.close();
     }

@@ -3,10 +3,11 @@ package io.vlm4j.model.clip;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
+import io.vlm4j.lora.LoraState;
+import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
-import io.vlm4j.lora.LoraWeights;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -181,14 +182,20 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
     @Override
     public List<LoraWeights.Linear> linears() { return adapters.linears(); }
 
-    void attach(LoraState state) { adapters.attach(state); }
+    @Override
+    public void attachAdapters(LoraState state) { adapters.attach(state); }
 
-    void detach() { adapters.detach(); }
+    @Override
+    public void detachAdapters() { adapters.detach(); }
 
-    void merge(int sign) { adapters.merge(sign); }
+    @Override
+    public void mergeAdapters(int sign) { adapters.merge(sign); }
+
+    @Override
+    public boolean trainable() { return true; }
 
     /** What {@link #backward} needs from a training forward; closing it frees the saved activations. */
-    public static final class Tape implements AutoCloseable {
+    public static final class Tape implements io.vlm4j.model.Tape {
         private final TensorScope scope;
         private final List<ClipEncoder.LayerTape> layers = new ArrayList<>();
         private Tensor cls, clsNorm, t;
@@ -203,6 +210,7 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
      * A training forward: as {@link #forward(Tensor, Tensor)} (adapters with their dropout) keeping the activations the
      * backward needs; with {@code checkpoint} only each layer's input is kept and the rest recomputed in the backward.
      */
+    @Override
     public Tape forwardTrain(Tensor pixels, Tensor out, boolean checkpoint) {
         long b = checkInputs(pixels, out);
         if (b == 0) throw new IllegalArgumentException("vision forwardTrain: empty batch");
@@ -228,7 +236,9 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
     }
 
     /** Backward of {@link #forwardTrain}: dOut F32 [B, E] on the backend's device; adapter gradients accumulate. */
-    public void backward(Tape tape, Tensor dOut) {
+    @Override
+    public void backward(io.vlm4j.model.Tape anyTape, Tensor dOut) {
+        Tape tape = io.vlm4j.model.Tape.own(Tape.class, anyTape, "vision backward");
         long b = tape.cls.dim(0), d = config.hiddenSize(), n = config.numPositions();
         OpChecks.requireF32("vision backward", "dOut", dOut);
         OpChecks.requireShape("vision backward", "dOut", dOut, b, projectionDim);
@@ -281,7 +291,7 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
 
     @Override
     public void close() {
-        detach();
+        detachAdapters();
         encoder.close();
         params.close();
     }

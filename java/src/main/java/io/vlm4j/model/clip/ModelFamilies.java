@@ -236,11 +236,21 @@ public final class ModelFamilies {
          */
         @Override
         public void forward(Tensor ids, Tensor attentionMask, Tensor out) {
+            withinContext(ids, attentionMask, "text forward", (i, m) -> {
+                tower.forward(i, m, out);
+                return null;
+            });
+        }
+
+        @Override
+        public io.vlm4j.model.Tape forwardTrain(Tensor ids, Tensor attentionMask, Tensor out, boolean checkpoint) {
+            return withinContext(ids, attentionMask, "text forwardTrain", (i, m) -> tower.forwardTrain(i, m, out, checkpoint));
+        }
+
+        /** {@code run} on the ids and mask cut to the context (the same tensors when they fit). */
+        private <R> R withinContext(Tensor ids, Tensor attentionMask, String op, java.util.function.BiFunction<Tensor, Tensor, R> run) {
             int ctx = maxLength();
-            if (ids.rank() != 2 || ids.dim(1) <= ctx) {
-                tower.forward(ids, attentionMask, out);
-                return;
-            }
+            if (ids.rank() != 2 || ids.dim(1) <= ctx) return run.apply(ids, attentionMask);
             int b = (int) ids.dim(0), len = (int) ids.dim(1), pad = tower.config().padTokenId();
             int[] v = ids.device() == io.vlm4j.tensor.Device.CPU && ids.dtype() == io.vlm4j.tensor.DType.I32 ? ids.toIntArray() : null;
             int[] m = attentionMask == null || attentionMask.device() != io.vlm4j.tensor.Device.CPU ? null : attentionMask.toIntArray();
@@ -252,7 +262,7 @@ public final class ModelFamilies {
                 }
             }
             if (v == null) {
-                throw new IllegalArgumentException("text forward: a text of more than " + ctx + " tokens exceeds the model's context " + ctx);
+                throw new IllegalArgumentException(op + ": a text of more than " + ctx + " tokens exceeds the model's context " + ctx);
             }
             int[] cut = new int[b * ctx], cutMask = m == null ? null : new int[b * ctx];
             for (int r = 0; r < b; r++) {
@@ -260,9 +270,30 @@ public final class ModelFamilies {
                 if (m != null) System.arraycopy(m, r * len, cutMask, r * ctx, ctx);
             }
             try (Tensor shortIds = Tensor.ofInts(cut, b, ctx); Tensor shortMask = m == null ? null : Tensor.ofInts(cutMask, b, ctx)) {
-                tower.forward(shortIds, shortMask, out);
+                return run.apply(shortIds, shortMask);
             }
         }
+
+        @Override
+        public void backward(io.vlm4j.model.Tape tape, Tensor dOut) { tower.backward(tape, dOut); }
+
+        @Override
+        public boolean trainable() { return tower.trainable(); }
+
+        @Override
+        public java.util.List<io.vlm4j.lora.LoraWeights.Linear> linears() { return tower.linears(); }
+
+        @Override
+        public void attachAdapters(io.vlm4j.lora.LoraState state) { tower.attachAdapters(state); }
+
+        @Override
+        public void detachAdapters() { tower.detachAdapters(); }
+
+        @Override
+        public void mergeAdapters(int sign) { tower.mergeAdapters(sign); }
+
+        @Override
+        public void checkIds(Tensor ids) { tower.checkIds(ids); }
 
         @Override
         public long macsPerText(long len) { return tower.macsPerText(len); }

@@ -1,21 +1,26 @@
 package io.vlm4j.model.clip;
 
 import io.vlm4j.backend.Backend;
+import io.vlm4j.lora.LoraSite;
+import io.vlm4j.lora.LoraState;
 import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A CLIP tower's LoRA adapters: those of its encoder and of its final projection (a Linear without bias). */
-final class TowerAdapters {
+/**
+ * A pre-LN tower's LoRA adapters: those of its {@link ClipEncoder} and of its final projection (a Linear; its bias, if any,
+ * is the tower's business).
+ */
+public final class TowerAdapters {
     private final Backend backend;
     private final ClipEncoder encoder;
     private final String projectionName;  // HF module path: visual_projection or text_projection
     private final Tensor projection;      // [E, D]
     private LoraSite projectionSite;      // null without an adapter on the projection
 
-    TowerAdapters(Backend backend, ClipEncoder encoder, String projectionName, Tensor projection) {
+    public TowerAdapters(Backend backend, ClipEncoder encoder, String projectionName, Tensor projection) {
         this.backend = backend;
         this.encoder = encoder;
         this.projectionName = projectionName;
@@ -23,26 +28,26 @@ final class TowerAdapters {
     }
 
     /** The Linear modules an adapter may wrap: the encoder's and the projection. */
-    List<LoraWeights.Linear> linears() {
+    public List<LoraWeights.Linear> linears() {
         List<LoraWeights.Linear> list = new ArrayList<>(encoder.linears());
         list.add(new LoraWeights.Linear(projectionName, projection.dim(1), projection.dim(0)));
         return list;
     }
 
-    void attach(LoraState state) {
+    public void attach(LoraState state) {
         detach();
         encoder.attach(state);
         projectionSite = state.site(backend, projection.dim(1), projection.dim(0), new String[] {projectionName}, 0);
     }
 
-    void detach() {
+    public void detach() {
         encoder.detach();
         if (projectionSite != null) projectionSite.close();
         projectionSite = null;
     }
 
     /** Merges the attached adapters into the weights (sign +1) or takes them out (−1). */
-    void merge(int sign) {
+    public void merge(int sign) {
         encoder.merge(sign);
         if (projectionSite != null) {
             try (TensorScope scratch = new TensorScope(backend.device())) {
@@ -51,5 +56,5 @@ final class TowerAdapters {
         }
     }
 
-    LoraSite projectionSite() { return projectionSite; }
+    public LoraSite projectionSite() { return projectionSite; }
 }

@@ -1,4 +1,4 @@
-package io.vlm4j.model.clip;
+package io.vlm4j.lora;
 
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
@@ -23,10 +23,10 @@ import java.util.List;
  * <p>Â and B̂ are in the backend's compute type and rebuilt from the F32 master values by {@link #refresh()} after each
  * optimizer step.
  */
-final class LoraSite implements AutoCloseable {
+public final class LoraSite implements AutoCloseable {
 
     /** One adapter of the site; a, b and their gradients are F32 device tensors owned by the model's LoRA state. */
-    record Part(String path, long offset, long out, int rank, int col, float scale, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {}
+    public record Part(String path, long offset, long out, int rank, int col, float scale, Tensor a, Tensor b, Tensor gradA, Tensor gradB) {}
 
     private final Backend backend;
     private final long in, out;
@@ -39,7 +39,7 @@ final class LoraSite implements AutoCloseable {
     private float dropout;
     private long dropoutSeed;
 
-    LoraSite(Backend backend, long in, long out, List<Part> parts) {
+    public LoraSite(Backend backend, long in, long out, List<Part> parts) {
         if (parts.isEmpty()) throw new IllegalArgumentException("a LoRA site needs at least one adapter");
         this.backend = backend;
         this.in = in;
@@ -69,16 +69,16 @@ final class LoraSite implements AutoCloseable {
         }
     }
 
-    int rankSum() { return rankSum; }
+    public int rankSum() { return rankSum; }
 
     /** Dropout on the branch input for the next training forward/backward (p = 0: none). */
-    void dropout(float p, long seed) {
+    public void dropout(float p, long seed) {
         this.dropout = p;
         this.dropoutSeed = seed;
     }
 
     /** Rebuilds Â and B̂ from the adapters' current F32 values. */
-    void refresh() {
+    public void refresh() {
         for (Part p : parts) {
             Tensor rows = aStage.view((long) p.col() * in, p.rank(), in);
             rows.copyFrom(p.a());
@@ -95,7 +95,7 @@ final class LoraSite implements AutoCloseable {
      * y [rows, out] += s·(x·Aᵀ)·Bᵀ for x [rows, in] (compute type); {@code t} [rows, R] receives x·Âᵀ (kept by a
      * training forward for the backward). {@code training} applies the dropout set by {@link #dropout}.
      */
-    void forward(Tensor x, Tensor y, Tensor t, boolean training, TensorScope scratch) {
+    public void forward(Tensor x, Tensor y, Tensor t, boolean training, TensorScope scratch) {
         Tensor xin = branchInput(x, training, scratch);
         backend.matmul(xin, false, aHat, true, null, Activation.NONE, null, t);
         backend.matmul(t, false, bHat, true, null, Activation.NONE, y, y);
@@ -105,7 +105,7 @@ final class LoraSite implements AutoCloseable {
      * Backward of {@link #forward} with the same x and t: dx [rows, in] += the branch's input gradient; the adapters'
      * gradA/gradB accumulate their gradients (F32).
      */
-    void backward(Tensor x, Tensor t, Tensor dy, Tensor dx, TensorScope scratch) {
+    public void backward(Tensor x, Tensor t, Tensor dy, Tensor dx, TensorScope scratch) {
         DType c = backend.computeType();
         long rows = x.dim(0);
         Tensor dt = scratch.allocate(c, rows, rankSum);
@@ -138,7 +138,7 @@ final class LoraSite implements AutoCloseable {
      * weight [out, in] (any float type on the device) += sign·B̂·Â computed in F32: merging the adapters into the base
      * weight (sign +1) or taking them out again (sign −1; exact up to the weight type's rounding).
      */
-    void mergeInto(Tensor weight, int sign, TensorScope scratch) {
+    public void mergeInto(Tensor weight, int sign, TensorScope scratch) {
         Tensor a = aStage;
         if (sign < 0) {
             a = scratch.f32(rankSum, in);

@@ -1,8 +1,6 @@
-package io.vlm4j.model.clip;
+package io.vlm4j.lora;
 
 import io.vlm4j.backend.Backend;
-import io.vlm4j.lora.LoraConfig;
-import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
@@ -14,7 +12,7 @@ import java.util.Map;
 
 /**
  * An adapter attached to a model: the F32 master values of every module's A and B on the backend's device, their
- * gradients, and the {@link LoraSite}s built from them. Created by {@link ClipModel#attachLora}; the model owns it.
+ * gradients, and the {@link LoraSite}s built from them. Created by {@link io.vlm4j.model.clip.ClipModel#attachLora}; the model owns it.
  */
 public final class LoraState implements AutoCloseable {
 
@@ -27,7 +25,7 @@ public final class LoraState implements AutoCloseable {
     private final TensorScope owned;
     private final List<LoraSite> sites = new ArrayList<>();
 
-    LoraState(Backend backend, LoraWeights weights) {
+    public LoraState(Backend backend, LoraWeights weights) {
         this.backend = backend;
         this.config = weights.config();
         this.owned = new TensorScope(backend.device());
@@ -50,7 +48,7 @@ public final class LoraState implements AutoCloseable {
      * A site over the modules {@code paths} (those present in this adapter; module k writes output columns from
      * k·stride), or null when none of them has an adapter.
      */
-    LoraSite site(Backend b, long in, long out, String[] paths, long stride) {
+    public LoraSite site(Backend b, long in, long out, String[] paths, long stride) {
         List<LoraSite.Part> parts = new ArrayList<>();
         int col = 0;
         for (int k = 0; k < paths.length; k++) {
@@ -71,7 +69,7 @@ public final class LoraState implements AutoCloseable {
     }
 
     /** Forgets sites that their encoder closed (on detach). */
-    void sitesClosed() { sites.clear(); }
+    public void sitesClosed() { sites.clear(); }
 
     /** The trainable tensors: every module's A and B under their PEFT keys (weight decay applies to them). */
     public List<Parameter> parameters() {
