@@ -130,7 +130,7 @@ public final class LoraTrainer {
         if (model.vision().isEmpty()) throw new IllegalArgumentException("lora-train: the model has no image tower");
         if (!model.vision().get().trainable()) {
             throw new IllegalArgumentException("lora-train: training of the " + model.vision().get().family()
-                    + " image tower is not supported (its layout runs for inference only)");
+                    + " image tower is not supported");
         }
         if (train.multiLabel()) throw new IllegalArgumentException("lora-train: multi-label datasets are not supported yet (single-label classes only)");
         if (train.size() == 0) throw new IllegalArgumentException("lora-train: the training set is empty");

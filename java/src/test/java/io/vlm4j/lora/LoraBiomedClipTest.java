@@ -10,11 +10,12 @@ import io.vlm4j.data.Datasets;
 import io.vlm4j.data.ImageDataset;
 import io.vlm4j.image.ImagePreprocessor;
 import io.vlm4j.io.WeightStore;
+import io.vlm4j.model.ImageTower;
 import io.vlm4j.model.ModelFamiliesTest;
+import io.vlm4j.model.Tape;
 import io.vlm4j.model.bert.BertConfig;
 import io.vlm4j.model.bert.BertTextTower;
 import io.vlm4j.model.clip.ClipModel;
-import io.vlm4j.model.clip.ClipVisionTower;
 import io.vlm4j.model.clip.ModelFamilies;
 import io.vlm4j.model.vit.TimmVitConfig;
 import io.vlm4j.tensor.Tensor;
@@ -69,11 +70,11 @@ class LoraBiomedClipTest {
             }
             assertEquals(2 * 4 + 1, w.size(), "qkv, attn.proj, fc1, fc2 of 2 blocks and visual.head.proj");
             LoraState state = m.attachLora(w);
-            ClipVisionTower v = m.clipVision().orElseThrow();
+            ImageTower v = m.vision().orElseThrow();
             int b = (int) px.dim(0);
             try (TensorScope s = new TensorScope()) {
                 Tensor emb = s.f32(b, 24), u = s.f32(b, 24), du = s.f32(b, 24), dEmb = s.f32(b, 24);
-                try (ClipVisionTower.Tape tape = v.forwardTrain(px, emb, false)) {
+                try (Tape tape = v.forwardTrain(px, emb, false)) {
                     ref.l2Normalize(emb, 1e-12f, u);
                     float[] g = new float[b * 24];
                     for (int i = 0; i < g.length; i++) g[i] = (float) Math.sin(0.7 * i + 0.3);

@@ -42,85 +42,39 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
     private final ClipEncoder encoder;
     private final TowerAdapters adapters;  // LoRA on the encoder and the projection
 
-    /**
-     * Where a checkpoint keeps the tower's parameters: HF CLIP ({@code vision_model.*}, {@code visual_projection}) or a
-     * timm ViT trunk with open_clip's linear head ({@code visual.trunk.*}, {@code visual.head.proj}; spec 04 §2-3: patch
-     * bias, class token [1, 1, D] and positions [1, N, D], no pre-LayerNorm, the final norm on the class token).
-     */
-    private record Layout(String family, String patch, boolean patchBias, String classToken, String positions, String preNorm,
-                          String postNorm, String projection, String encoderPrefix, ClipEncoder.Naming naming, boolean qkvBias) {
-        static final Layout HF = new Layout("clip", "vision_model.embeddings.patch_embedding", false, "vision_model.embeddings.class_embedding",
-                "vision_model.embeddings.position_embedding.weight", "vision_model.pre_layrnorm", "vision_model.post_layernorm",
-                "visual_projection", "vision_model.encoder", ClipEncoder.Naming.HF, true);
-
-        static Layout timm(String trunk, String head, boolean qkvBias) {
-            return new Layout("timm-vit", trunk + "patch_embed.proj", true, trunk + "cls_token", trunk + "pos_embed", null, trunk + "norm",
-                    head + "proj", trunk.substring(0, trunk.length() - 1), ClipEncoder.Naming.TIMM, qkvBias);
-        }
-    }
-
-    private final String family;
-    private final Tensor patchBias;  // [D] F32, or null (CLIP's conv has none)
-
     /** Loads {@code vision_model.*} and {@code visual_projection.weight} ([E, D]) from {@code weights}. */
     public ClipVisionTower(Backend backend, ClipVisionConfig config, int projectionDim, WeightSource weights)
-            throws IOException {
-        this(backend, config, projectionDim, weights, Layout.HF);
-    }
-
-    /**
-     * A timm ViT trunk with class-token pooling, its final norm and open_clip's bias-free linear head (BiomedCLIP's image
-     * tower) as this tower: the same computation with no pre-LayerNorm and a patch bias, so it gets LoRA and training
-     * too. trunkPrefix / headPrefix end with a dot ("visual.trunk.", "visual.head."); act and eps from the config.
-     */
-    public static ClipVisionTower timm(Backend backend, ClipVisionConfig config, int projectionDim, WeightSource weights, String trunkPrefix,
-                                       String headPrefix, boolean qkvBias) throws IOException {
-        if (!trunkPrefix.endsWith(".") || !headPrefix.endsWith(".")) throw new IllegalArgumentException("prefixes must end with '.'");
-        return new ClipVisionTower(backend, config, projectionDim, weights, Layout.timm(trunkPrefix, headPrefix, qkvBias));
-    }
-
-    private ClipVisionTower(Backend backend, ClipVisionConfig config, int projectionDim, WeightSource weights, Layout l)
             throws IOException {
         this.backend = backend;
         this.params = new TensorScope(backend.device());
         this.config = config;
         this.projectionDim = projectionDim;
-        this.family = l.family();
         long d = config.hiddenSize(), p = config.patchSize(), n = config.numPositions();
+        String e = "vision_model.embeddings.";
         try {
             DType compute = backend.computeType();
-            patchWeight = adopt(weights.tensor(l.patch() + ".weight", d, config.numChannels(), p, p), compute);
-            patchBias = l.patchBias() ? adopt(weights.tensor(l.patch() + ".bias", d)) : null;
-            boolean timm = l.naming() == ClipEncoder.Naming.TIMM;
-            positions = adopt(classAndPositions(flat(weights.tensor(l.classToken(), timm ? new long[] {1, 1, d} : new long[] {d}), d),
-                    flat(weights.tensor(l.positions(), timm ? new long[] {1, n, d} : new long[] {n, d}), n, d)), compute);
-            preGamma = l.preNorm() == null ? null : adopt(weights.tensor(l.preNorm() + ".weight", d));
-            preBeta = l.preNorm() == null ? null : adopt(weights.tensor(l.preNorm() + ".bias", d));
-            postGamma = adopt(weights.tensor(l.postNorm() + ".weight", d));
-            postBeta = adopt(weights.tensor(l.postNorm() + ".bias", d));
-            projection = adopt(weights.tensor(l.projection() + ".weight", projectionDim, d), compute);
-            encoder = new ClipEncoder(backend, weights, l.encoderPrefix(), l.naming(), l.qkvBias(), config.numHiddenLayers(),
+            patchWeight = adopt(weights.tensor(e + "patch_embedding.weight", d, config.numChannels(), p, p), compute);
+            positions = adopt(classAndPositions(weights.tensor(e + "class_embedding", d), weights.tensor(e + "position_embedding.weight", n, d)),
+                    compute);
+            preGamma = adopt(weights.tensor("vision_model.pre_layrnorm.weight", d));
+            preBeta = adopt(weights.tensor("vision_model.pre_layrnorm.bias", d));
+            postGamma = adopt(weights.tensor("vision_model.post_layernorm.weight", d));
+            postBeta = adopt(weights.tensor("vision_model.post_layernorm.bias", d));
+            projection = adopt(weights.tensor("visual_projection.weight", projectionDim, d), compute);
+            encoder = new ClipEncoder(backend, weights, "vision_model.encoder", ClipEncoder.Naming.HF, true, config.numHiddenLayers(),
                     config.hiddenSize(), config.intermediateSize(), config.numAttentionHeads(), config.layerNormEps(),
                     Activation.fromHf(config.hiddenAct()));
-            adapters = new TowerAdapters(backend, encoder, l.projection(), projection);
+            adapters = new TowerAdapters(backend, encoder, "visual_projection", projection);
         } catch (IOException | RuntimeException ex) {
             params.close();
             throw ex;
         }
     }
 
-    /** A host tensor with its leading 1-dimensions dropped (timm's [1, 1, D] and [1, N, D]); closes the argument. */
-    private static Tensor flat(Tensor t, long... shape) {
-        if (t.rank() == shape.length) return t;
-        try (t) {
-            return Tensor.of(t.toFloatArray(), shape);
-        }
-    }
-
     public ClipVisionConfig config() { return config; }
 
     @Override
-    public String family() { return family; }
+    public String family() { return "clip"; }
 
     @Override
     public int imageSize() { return config.imageSize(); }
@@ -165,12 +119,12 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
         try (TensorScope tmp = new TensorScope(backend.device())) {
             Tensor devPixels = pixels.device() == backend.device() ? pixels : tmp.track(backend.onDevice(pixels));
             Tensor patches = tmp.allocate(compute, b, g2, d);        // [B, G², D]
-            backend.patchEmbed(devPixels, patchWeight, patchBias, patches);
+            backend.patchEmbed(devPixels, patchWeight, null, patches);
             Tensor x = scope.allocate(compute, b, n, d);             // [B, N, D]: token 0 zero, patches after it
             backend.copyRows(patches, 0, g2 * d, x, d, n * d, b, g2 * d);
             backend.addBroadcast(x, positions);                      // token 0 becomes the class embedding + position 0
             if (observer != null) observer.embeddings(x);
-            if (preGamma != null) backend.layerNorm(x, preGamma, preBeta, (float) config.layerNormEps(), x);  // timm: none
+            backend.layerNorm(x, preGamma, preBeta, (float) config.layerNormEps(), x);
             if (observer != null) observer.hiddenState(0, x);
             return x;
         }

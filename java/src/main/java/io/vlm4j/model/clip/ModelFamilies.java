@@ -134,7 +134,7 @@ public final class ModelFamilies {
 
     private static ClipModel assemble(Backend backend, boolean owns, TimmVitConfig vc, BertConfig bc, BertTextTower.Pooling pooling,
                                       BertTextTower.Projection projection, int embed, WeightSource w, int context) throws IOException {
-        io.vlm4j.model.ImageTower vision = timmTower(backend, vc, w);
+        io.vlm4j.model.ImageTower vision = new TimmVisionTower(backend, vc, w, "visual.trunk.", "visual.head.");
         try {
             BertTextTower text = new BertTextTower(backend, bc, w, "text.transformer.", pooling, projection, embed, "text.proj.");
             float scale = logitScale(w);
@@ -143,19 +143,6 @@ public final class ModelFamilies {
             vision.close();
             throw e;
         }
-    }
-
-    /**
-     * A timm ViT with class-token pooling, final norm, no pre-norm and a linear head (BiomedCLIP's) runs as a
-     * {@link ClipVisionTower} (same computation; LoRA and training included); other timm layouts (average pooling,
-     * pre-norm, no head) as {@link TimmVisionTower} (inference only).
-     */
-    private static io.vlm4j.model.ImageTower timmTower(Backend backend, TimmVitConfig vc, WeightSource w) throws IOException {
-        boolean clipShaped = vc.classToken() && !vc.preNorm() && vc.finalNorm() && vc.pool().equals("token") && vc.projection().equals("linear");
-        if (!clipShaped) return new TimmVisionTower(backend, vc, w, "visual.trunk.", "visual.head.");
-        ClipVisionConfig cc = new ClipVisionConfig(vc.width(), vc.mlpWidth(), vc.depth(), vc.heads(), vc.channels(), vc.imageSize(),
-                vc.patchSize(), vc.hiddenAct(), vc.layerNormEps(), vc.embedDim());
-        return ClipVisionTower.timm(backend, cc, vc.embedDim(), w, "visual.trunk.", "visual.head.", vc.qkvBias());
     }
 
     private static float logitScale(WeightSource w) throws IOException {

@@ -17,7 +17,7 @@ public final class TowerAdapters {
     private final Backend backend;
     private final ClipEncoder encoder;
     private final String projectionName;  // HF module path: visual_projection or text_projection
-    private final Tensor projection;      // [E, D]
+    private final Tensor projection;      // [E, D], or null for a tower without a projection
     private LoraSite projectionSite;      // null without an adapter on the projection
 
     public TowerAdapters(Backend backend, ClipEncoder encoder, String projectionName, Tensor projection) {
@@ -30,14 +30,14 @@ public final class TowerAdapters {
     /** The Linear modules an adapter may wrap: the encoder's and the projection. */
     public List<LoraWeights.Linear> linears() {
         List<LoraWeights.Linear> list = new ArrayList<>(encoder.linears());
-        list.add(new LoraWeights.Linear(projectionName, projection.dim(1), projection.dim(0)));
+        if (projection != null) list.add(new LoraWeights.Linear(projectionName, projection.dim(1), projection.dim(0)));
         return list;
     }
 
     public void attach(LoraState state) {
         detach();
         encoder.attach(state);
-        projectionSite = state.site(backend, projection.dim(1), projection.dim(0), new String[] {projectionName}, 0);
+        if (projection != null) projectionSite = state.site(backend, projection.dim(1), projection.dim(0), new String[] {projectionName}, 0);
     }
 
     public void detach() {

@@ -3,12 +3,17 @@ package io.vlm4j.model.vit;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
+import io.vlm4j.lora.LoraState;
+import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.model.clip.ClipEncoder;
+import io.vlm4j.model.clip.TowerAdapters;
 import io.vlm4j.model.clip.WeightSource;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A timm {@code VisionTransformer} trunk with open_clip's {@code TimmModel} head: BiomedCLIP's image tower (spec 04
@@ -26,6 +31,11 @@ import java.io.IOException;
  * Keys: {@code trunkPrefix + patch_embed.proj.weight [D,C,P,P] / .bias [D], cls_token [1,1,D], pos_embed [1,N,D],
  * blocks.i.*, norm.* / fc_norm.*, norm_pre.*} and {@code headPrefix + proj.weight [E,D]} (spec 04 §2).
  * Activations are in the backend's compute type; the embeddings returned are F32.
+ *
+ * <p>LoRA adapters go on every block's {@code attn.qkv}, {@code attn.proj}, {@code mlp.fc1}, {@code mlp.fc2} and on
+ * {@code visual.head.proj} (PEFT module paths of open_clip's model, e.g. {@code visual.trunk.blocks.3.attn.qkv}); the
+ * training forward/backward cover every layout above (token or average pooling, with or without norm_pre, class token
+ * and head). Nothing before the first block is trainable, so the backward stops at the first block's output gradient.
  */
 public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
     private final Backend backend;
@@ -40,6 +50,7 @@ public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
     private final Tensor avgWeights;    // [N, 1] compute type: 0 for the prefix tokens, 1 for the patches (avg pool)
     private final Tensor projection;    // [E, D] weight type, or null ('none')
     private final ClipEncoder encoder;
+    private final TowerAdapters adapters;
 
     /**
      * Loads the trunk from {@code trunkPrefix} ("visual.trunk." in an open_clip checkpoint, "" in a plain timm state
@@ -68,6 +79,7 @@ public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
                     ? adopt(weights.tensor(headPrefix + "proj.weight", config.embedDim(), d), backend.weightType()) : null;
             encoder = ClipEncoder.create(backend, weights, t.isEmpty() ? "" : t.substring(0, t.length() - 1), ClipEncoder.Naming.TIMM, config.qkvBias(),
                     config.depth(), config.width(), config.mlpWidth(), config.heads(), config.layerNormEps(), config.activation());
+            adapters = new TowerAdapters(backend, encoder, headPrefix + "proj", projection);
         } catch (IOException | RuntimeException e) {
             params.close();
             throw e;
@@ -97,41 +109,167 @@ public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
         if (b == 0) return;
         DType compute = backend.computeType();
         try (TensorScope scratch = new TensorScope(backend.device())) {
+            Tensor x = embed(pixels, scratch);
+            encoder.forward(x, false, null, null);
+            Tensor raw = scratch.allocate(compute, b, d);
+            pool(x, raw);
+            Tensor pooled = raw;
+            if (finalGamma != null) {
+                pooled = scratch.allocate(compute, b, d);
+                backend.layerNorm(raw, finalGamma, finalBeta, (float) config.layerNormEps(), pooled);
+            }
+            writeOut(pooled, null, false, out, scratch);
+        }
+    }
+
+    /** The encoder input [B, N, D] (allocated in {@code scope}): patches, class token, positions, norm_pre. */
+    private Tensor embed(Tensor pixels, TensorScope scope) {
+        long b = pixels.dim(0), d = config.width(), n = config.numTokens(), g2 = n - config.prefixTokens();
+        DType compute = backend.computeType();
+        try (TensorScope scratch = new TensorScope(backend.device())) {
             Tensor devPixels = pixels.device() == backend.device() ? pixels : scratch.track(backend.onDevice(pixels));
             Tensor patches = scratch.allocate(compute, b, g2, d);            // [B, G², D]
             backend.patchEmbed(devPixels, patchWeight, patchBias, patches);
-            Tensor x = scratch.allocate(compute, b, n, d);                   // [B, N, D]
+            Tensor x = scope.allocate(compute, b, n, d);                     // [B, N, D]
             long prefix = config.prefixTokens();
             if (classToken != null) backend.copyRows(classToken, 0, 0, x, 0, n * d, b, d);  // one row repeated per image
             backend.copyRows(patches, 0, g2 * d, x, prefix * d, n * d, b, g2 * d);
             backend.addBroadcast(x, positions.reshape(n, d));
             if (preGamma != null) backend.layerNorm(x, preGamma, preBeta, (float) config.layerNormEps(), x);
-            encoder.forward(x, false, null, null);
-            Tensor pooled = scratch.allocate(compute, b, d);                 // [B, D]
-            if (config.pool().equals("token")) {
-                // LayerNorm is per token, so normalizing only the class tokens equals norm(x)[:, 0]
-                backend.copyRows(x, 0, n * d, pooled, 0, d, b, d);
-                if (finalGamma != null) backend.layerNorm(pooled, finalGamma, finalBeta, (float) config.layerNormEps(), pooled);
-            } else {
-                // Σ over patch tokens as one GEMM, xᵀ·w with w = [0 (prefix), 1, ..., 1]: exact weights in any dtype,
-                // then one scale by 1/G² (a weight of 1/G² itself would be rounded in F16/BF16)
-                backend.matmul(x, true, avgWeights, false, null, Activation.NONE, null, pooled.reshape(b, d, 1));
-                backend.scale(pooled, (float) (1.0 / g2));
-                if (finalGamma != null) backend.layerNorm(pooled, finalGamma, finalBeta, (float) config.layerNormEps(), pooled);
-            }
-            writeOut(pooled, out, scratch);
+            return x;
         }
     }
 
-    /** out (F32 [B, E], any device) = pooled·W_projᵀ, or pooled itself with projection "none". */
-    private void writeOut(Tensor pooled, Tensor out, TensorScope scratch) {
+    /**
+     * The pooled tokens before the final norm: the class token ('token'; LayerNorm is per token, so normalizing only
+     * the class tokens equals norm(x)[:, 0]) or the mean of the patch tokens ('avg').
+     */
+    private void pool(Tensor x, Tensor raw) {
+        long b = x.dim(0), d = config.width(), n = config.numTokens(), g2 = n - config.prefixTokens();
+        if (config.pool().equals("token")) {
+            backend.copyRows(x, 0, n * d, raw, 0, d, b, d);
+        } else {
+            // Σ over patch tokens as one GEMM, xᵀ·w with w = [0 (prefix), 1, ..., 1]: exact weights in any dtype,
+            // then one scale by 1/G² (a weight of 1/G² itself would be rounded in F16/BF16)
+            backend.matmul(x, true, avgWeights, false, null, Activation.NONE, null, raw.reshape(b, d, 1));
+            backend.scale(raw, (float) (1.0 / g2));
+        }
+    }
+
+    /** Backward of {@link #pool}: dRaw [B, D] → dx [B, N, D] (overwritten; zero rows where nothing was pooled). */
+    private void poolBackward(Tensor dRaw, Tensor dx, TensorScope scratch) {
+        long b = dRaw.dim(0), d = config.width(), n = config.numTokens(), g2 = n - config.prefixTokens();
+        if (config.pool().equals("token")) {
+            backend.copyRows(dRaw, 0, d, dx, 0, n * d, b, d);  // dx was allocated zero-filled
+        } else {
+            // dx[b] = w·dRaw[b]/G², w [N, 1] the averaging column: one K = 1 GEMM per image, batched
+            Tensor w = scratch.allocate(dRaw.dtype(), b, n, 1);
+            backend.copyRows(avgWeights, 0, 0, w, 0, n, b, n);
+            Tensor scaled = scratch.allocate(dRaw.dtype(), b, 1, d);
+            scaled.copyFrom(dRaw.reshape(b, 1, d));
+            backend.scale(scaled, (float) (1.0 / g2));
+            backend.matmul(w, false, scaled, false, null, Activation.NONE, null, dx);
+        }
+    }
+
+    // ---- LoRA adapters and training ----
+
+    /** The blocks' qkv, proj, fc1, fc2 and the head's proj (with a linear head). */
+    @Override
+    public List<LoraWeights.Linear> linears() {
+        return adapters.linears();
+    }
+
+    @Override
+    public void attachAdapters(LoraState state) { adapters.attach(state); }
+
+    @Override
+    public void detachAdapters() { adapters.detach(); }
+
+    @Override
+    public void mergeAdapters(int sign) { adapters.merge(sign); }
+
+    @Override
+    public boolean trainable() { return true; }
+
+    /** What {@link #backward} needs from {@link #forwardTrain}. */
+    private static final class TimmTape implements io.vlm4j.model.Tape {
+        private final TensorScope scope;
+        private final List<ClipEncoder.LayerTape> layers = new ArrayList<>();
+        private Tensor raw, pooled, t;
+
+        private TimmTape(TensorScope scope) { this.scope = scope; }
+
+        @Override
+        public void close() { scope.close(); }
+    }
+
+    @Override
+    public io.vlm4j.model.Tape forwardTrain(Tensor pixels, Tensor out, boolean checkpoint) {
+        long b = checkForward("timm vision forwardTrain", pixels, out), d = config.width();
+        if (b == 0) throw new IllegalArgumentException("timm vision forwardTrain: empty batch");
+        DType compute = backend.computeType();
+        TimmTape tape = new TimmTape(new TensorScope(backend.device()));
+        try {
+            Tensor x = embed(pixels, tape.scope);
+            Tensor y = encoder.forwardTrain(x, false, null, checkpoint, tape.scope, tape.layers);
+            tape.raw = tape.scope.allocate(compute, b, d);
+            pool(y, tape.raw);
+            tape.pooled = tape.raw;
+            if (finalGamma != null) {
+                tape.pooled = tape.scope.allocate(compute, b, d);
+                backend.layerNorm(tape.raw, finalGamma, finalBeta, (float) config.layerNormEps(), tape.pooled);
+            }
+            if (adapters.projectionSite() != null) tape.t = tape.scope.allocate(compute, b, adapters.projectionSite().rankSum());
+            try (TensorScope scratch = new TensorScope(backend.device())) {
+                writeOut(tape.pooled, tape.t, true, out, scratch);
+            }
+            return tape;
+        } catch (RuntimeException e) {
+            tape.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void backward(io.vlm4j.model.Tape anyTape, Tensor dOut) {
+        TimmTape tape = io.vlm4j.model.Tape.own(TimmTape.class, anyTape, "timm vision backward");
+        long b = tape.pooled.dim(0), d = config.width(), n = config.numTokens();
+        OpChecks.requireF32("timm vision backward", "dOut", dOut);
+        OpChecks.requireShape("timm vision backward", "dOut", dOut, b, config.embedDim());
+        DType compute = backend.computeType();
+        try (TensorScope s = new TensorScope(backend.device())) {
+            Tensor dPooled = dOut;  // projection "none": out = pooled
+            if (projection != null) {
+                dPooled = s.allocate(compute, b, d);
+                ClipEncoder.projectBackward(backend, s, tape.pooled, projection, adapters.projectionSite(), tape.t, dOut, dPooled);
+            } else if (compute != DType.F32) {
+                dPooled = s.allocate(compute, b, d);
+                backend.convert(dOut, dPooled);
+            }
+            Tensor dRaw = dPooled;
+            if (finalGamma != null) {
+                dRaw = s.allocate(compute, b, d);
+                backend.layerNormBackward(tape.raw, finalGamma, (float) config.layerNormEps(), dPooled, dRaw, false, null, null);
+            }
+            Tensor dx = s.allocate(compute, b, n, d);
+            poolBackward(dRaw, dx, s);
+            encoder.backward(tape.layers, dx, false, null, false);
+        }
+    }
+
+    /**
+     * out (F32 [B, E], any device) = pooled·W_projᵀ (+ the head's adapter, x·Âᵀ kept in {@code t} when given), or
+     * pooled itself with projection "none".
+     */
+    private void writeOut(Tensor pooled, Tensor t, boolean training, Tensor out, TensorScope scratch) {
+        if (projection != null) {
+            ClipEncoder.project(backend, scratch, pooled, projection, adapters.projectionSite(), t, training, out);
+            return;
+        }
         long b = pooled.dim(0), e = config.embedDim();
         Tensor devOut = out.device() == backend.device() ? out : scratch.f32(b, e);
         Tensor result = pooled;
-        if (projection != null) {
-            result = pooled.dtype() == DType.F32 ? devOut : scratch.allocate(pooled.dtype(), b, e);
-            backend.linear(pooled, projection, null, Activation.NONE, null, result);
-        }
         if (result != devOut) {
             if (result.dtype() == DType.F32) backend.copyRows(result, 0, 0, devOut, 0, 0, 1, result.numel());
             else backend.convert(result, devOut);
@@ -169,6 +307,7 @@ public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
 
     @Override
     public void close() {
+        adapters.detach();
         encoder.close();
         params.close();
     }
