@@ -20,7 +20,8 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "zero-shot", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = "Per-image class probabilities from label prompts (prompt ensembling over several --template).")
+        description = "Per-image class probabilities from label prompts (prompt ensembling over several --template): a softmax over the "
+                + "labels, or for sigmoid-loss models (SigLIP) each label's own sigmoid.")
 final class ZeroShotCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "model directory (config.json + safetensors + tokenizer files)")
     Path model;
@@ -34,8 +35,9 @@ final class ZeroShotCommand implements Callable<Integer> {
     @Option(names = "--template", description = "prompt with {} for the label; repeat to ensemble (default: \"a photo of a {}.\")")
     List<String> templates;
 
-    @Option(names = "--scale", defaultValue = "100",
-            description = "logit scale: a number, or 'model' for exp(logit_scale) (default: ${DEFAULT-VALUE}, as open_clip's evaluation)")
+    @Option(names = "--scale",
+            description = "logit scale: a number, or 'model' for exp(logit_scale) (default: 100 as open_clip's evaluation; 'model' for "
+                    + "sigmoid-loss models such as SigLIP, whose probabilities are sigmoid(scale*cos + logit_bias) per label)")
     String scale;
 
     @Option(names = "--tokenizer", description = "directory with tokenizer files (default: the model directory)")
@@ -64,14 +66,16 @@ final class ZeroShotCommand implements Callable<Integer> {
         try (Backend backend = options.open(); ClipModel clip = ClipModel.load(model, backend)) {
             adapterOption.apply(clip);
             clip.batchSize(options.batch);
-            float s = scale.equalsIgnoreCase("model") ? (float) Math.exp(clip.logitScale()) : parseScale(scale);
+            boolean sigmoid = clip.sigmoidLogits();
+            String sc = scale != null ? scale : sigmoid ? "model" : "100";
+            float s = sc.equalsIgnoreCase("model") ? (float) Math.exp(clip.logitScale()) : parseScale(sc);
             ZeroShotClassifier head = ZeroShotClassifier.build(clip, tok, classes, prompts, tok.defaultContext(), s);
             float[][] probs;
             List<Path> kept;
             try (Chunks.EncodedImages enc = Chunks.encodeImages(clip, ImagePipelines.forModel(model, clip, imageOptions),
                     files, options.batch, skipBad, false)) {
                 ImageOptions.reportSkipped(enc.skipped(), files.size());
-                probs = head.probabilities(enc.embeddings());
+                probs = sigmoid ? head.sigmoidProbabilities(enc.embeddings(), clip.logitBias()) : head.probabilities(enc.embeddings());
                 kept = enc.kept();
             }
             List<String> rows = new ArrayList<>();

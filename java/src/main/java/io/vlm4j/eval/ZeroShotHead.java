@@ -89,6 +89,18 @@ public final class ZeroShotHead {
 
     public double[][] probabilities(float[][] images) { return probabilities(Matrices.toDouble(images)); }
 
+    /**
+     * Per-class sigmoid(logit + bias), [N][C]: the probabilities of a model trained with the sigmoid loss (SigLIP; spec
+     * 07 §1.4, §2), each class on its own (they need not sum to 1).
+     */
+    public double[][] sigmoidProbabilities(double[][] images, double bias) {
+        double[][] z = logits(images);
+        for (double[] row : z) for (int c = 0; c < row.length; c++) row[c] = LogisticLoss.sigmoid(row[c] + bias);
+        return z;
+    }
+
+    public double[][] sigmoidProbabilities(float[][] images, double bias) { return sigmoidProbabilities(Matrices.toDouble(images), bias); }
+
     /** Argmax class per image (the first on an exact tie). */
     public int[] predict(double[][] images) { return ClassificationMetrics.argmax(logits(images)); }
 

@@ -44,6 +44,16 @@ class ZeroShotHeadTest {
 
     /** Pairwise softmax over {positive, negative} = sigmoid of the scaled difference, stable at any scale. */
     @Test
+    void sigmoidProbabilitiesAreEachLabelsOwn() {
+        // SigLIP: p = σ(s·cos + b) per label. Image (3,4,0) → u = (0.6, 0.8, 0); classes e1 and e3: cos 0.6 and 0.
+        ZeroShotHead h = ZeroShotHead.fromTemplates(new double[][][] {{{1, 0, 0}}, {{0, 0, 1}}}, 10);
+        double[][] p = h.sigmoidProbabilities(new double[][] {{3, 4, 0}}, -5);
+        assertEquals(1 / (1 + Math.exp(-(10 * 0.6 - 5))), p[0][0], 1e-12);
+        assertEquals(1 / (1 + Math.exp(5)), p[0][1], 1e-12);
+        assertTrue(Math.abs(p[0][0] + p[0][1] - 1) > 0.1, "independent per label, not a softmax");
+    }
+
+    @Test
     void multiLabelPairwiseSoftmax() {
         double[][][] pos = {{{1, 0, 0}}, {{0, 1, 0}}};
         double[][][] neg = {{{0, 1, 0}}, {{0, 0, 1}}};

@@ -86,6 +86,14 @@ public final class ZeroShotClassifier {
         return toFloat(head.probabilities(rows(imageEmbeds)));
     }
 
+    /**
+     * Per-label sigmoid(logit + bias) of {@link #logits(Tensor)}, [N][C]: the probabilities of a model trained with the
+     * sigmoid loss (SigLIP; spec 07 §1.4, §2), each label on its own (they need not sum to 1).
+     */
+    public float[][] sigmoidProbabilities(Tensor imageEmbeds, float bias) {
+        return toFloat(head.sigmoidProbabilities(rows(imageEmbeds), bias));
+    }
+
     private float[][] rows(Tensor imageEmbeds) {
         OpChecks.requireDType("zero-shot", "imageEmbeds", imageEmbeds, DType.F32);
         OpChecks.requireRank("zero-shot", "imageEmbeds", imageEmbeds, 2);
