@@ -1,28 +1,19 @@
 package io.vlm4j.model;
 
 import io.vlm4j.backend.OpChecks;
-import io.vlm4j.lora.LoraState;
-import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.Tensor;
-import java.util.List;
 
 /**
  * An image encoder of any family (CLIP ViT, timm ViT as in BiomedCLIP, SigLIP): normalized pixels in, one embedding per
  * image out. What {@link io.vlm4j.model.clip.ClipModel} and the commands need from it; the model definition behind it
  * is the family's own class.
  */
-public interface ImageTower extends AutoCloseable {
-
-    /** The family, for messages and reports: "clip", "timm-vit", "siglip". */
-    String family();
+public interface ImageTower extends Tower {
 
     /** Side of the square input image in pixels. */
     int imageSize();
 
     int numChannels();
-
-    /** Size of the embeddings {@link #forward} writes. */
-    int projectionDim();
 
     /** pixels F32 [B, C, S, S] (normalized as the model's preprocessing says) → out F32 [B, E] (not normalized). */
     void forward(Tensor pixels, Tensor out);
@@ -45,23 +36,6 @@ public interface ImageTower extends AutoCloseable {
     /** Multiply-accumulates per image, for FLOP/s reports. */
     long macsPerImage();
 
-    /** The Linear modules a LoRA adapter may wrap (HF/open_clip module paths); empty where adapters are not supported. */
-    default List<LoraWeights.Linear> linears() { return List.of(); }
-
-    // ---- LoRA adapters and training (spec 05); ClipModel attaches, the trainer runs forwardTrain/backward ----
-
-    /** Puts the adapters of {@code state} that wrap this tower's {@link #linears()} on their Linear calls (replacing any). */
-    default void attachAdapters(LoraState state) {}
-
-    /** Removes the attached adapters (the base weights are untouched). */
-    default void detachAdapters() {}
-
-    /** Merges the attached adapters into the base weights (sign +1) or takes them out again (−1). */
-    default void mergeAdapters(int sign) {}
-
-    /** Whether {@link #forwardTrain} and {@link #backward} are implemented for this tower. */
-    default boolean trainable() { return false; }
-
     /**
      * A training forward: as {@link #forward} (adapters with their dropout), keeping what {@link #backward} reads; with
      * {@code checkpoint} only each layer's input is kept and the rest recomputed in the backward.
@@ -69,12 +43,4 @@ public interface ImageTower extends AutoCloseable {
     default Tape forwardTrain(Tensor pixels, Tensor out, boolean checkpoint) {
         throw new UnsupportedOperationException("training of the " + family() + " image tower is not supported");
     }
-
-    /** Backward of {@link #forwardTrain}: dOut F32 [B, E] on the backend's device; adapter gradients accumulate. */
-    default void backward(Tape tape, Tensor dOut) {
-        throw new UnsupportedOperationException("training of the " + family() + " image tower is not supported");
-    }
-
-    @Override
-    void close();
 }

@@ -1,21 +1,12 @@
 package io.vlm4j.model;
 
-import io.vlm4j.lora.LoraState;
-import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.Tensor;
-import java.util.List;
 
 /**
  * A text encoder of any family (CLIP's causal transformer, BERT as in BiomedCLIP/PubMedCLIP-BERT, SigLIP's): token ids in,
  * one embedding per text out.
  */
-public interface TextTower extends AutoCloseable {
-
-    /** The family, for messages and reports: "clip", "bert", "siglip". */
-    String family();
-
-    /** Size of the embeddings {@link #forward} writes. */
-    int projectionDim();
+public interface TextTower extends Tower {
 
     /** Longest input the tower takes (its position table or trained context). */
     int maxLength();
@@ -49,23 +40,6 @@ public interface TextTower extends AutoCloseable {
         }
     }
 
-    /** The Linear modules a LoRA adapter may wrap; empty where adapters are not supported. */
-    default List<LoraWeights.Linear> linears() { return List.of(); }
-
-    // ---- LoRA adapters and training (spec 05); ClipModel attaches, the trainer runs forwardTrain/backward ----
-
-    /** Puts the adapters of {@code state} that wrap this tower's {@link #linears()} on their Linear calls (replacing any). */
-    default void attachAdapters(LoraState state) {}
-
-    /** Removes the attached adapters (the base weights are untouched). */
-    default void detachAdapters() {}
-
-    /** Merges the attached adapters into the base weights (sign +1) or takes them out again (−1). */
-    default void mergeAdapters(int sign) {}
-
-    /** Whether {@link #forwardTrain} and {@link #backward} are implemented for this tower. */
-    default boolean trainable() { return false; }
-
     /**
      * A training forward of ids [B, L] (attentionMask as in {@link #forward(Tensor, Tensor, Tensor)}), keeping what
      * {@link #backward} reads; with {@code checkpoint} only each layer's input is kept.
@@ -73,12 +47,4 @@ public interface TextTower extends AutoCloseable {
     default Tape forwardTrain(Tensor ids, Tensor attentionMask, Tensor out, boolean checkpoint) {
         throw new UnsupportedOperationException("training of the " + family() + " text tower is not supported");
     }
-
-    /** Backward of {@link #forwardTrain}: dOut F32 [B, E] on the backend's device; adapter gradients accumulate. */
-    default void backward(Tape tape, Tensor dOut) {
-        throw new UnsupportedOperationException("training of the " + family() + " text tower is not supported");
-    }
-
-    @Override
-    void close();
 }

@@ -3,8 +3,6 @@ package io.vlm4j.model.clip;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
-import io.vlm4j.lora.LoraState;
-import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
@@ -23,7 +21,7 @@ import java.util.OptionalInt;
  * vocabulary; otherwise at the first position equal to {@code eos_token_id}. A row without that id is an error
  * here (HF silently pools position 0).
  */
-public final class ClipTextTower implements io.vlm4j.model.TextTower {
+public final class ClipTextTower implements io.vlm4j.model.TextTower, TowerAdapters.Host {
 
     /** Receives intermediate activations; tensors are valid only during the call. */
     public interface Observer {
@@ -167,21 +165,9 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower {
 
     // ---- LoRA and training ----
 
-    /** The Linear modules an adapter may wrap: the encoder's and {@code text_projection}. */
+    /** The LoRA adapters of the encoder and the projection (Linear paths in {@link #linears()}). */
     @Override
-    public List<LoraWeights.Linear> linears() { return adapters.linears(); }
-
-    @Override
-    public void attachAdapters(LoraState state) { adapters.attach(state); }
-
-    @Override
-    public void detachAdapters() { adapters.detach(); }
-
-    @Override
-    public void mergeAdapters(int sign) { adapters.merge(sign); }
-
-    @Override
-    public boolean trainable() { return true; }
+    public TowerAdapters adapters() { return adapters; }
 
     /** What {@link #backward} needs from a training forward; closing it frees the saved activations. */
     public static final class Tape implements io.vlm4j.model.Tape {

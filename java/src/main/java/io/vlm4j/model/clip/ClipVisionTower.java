@@ -3,8 +3,6 @@ package io.vlm4j.model.clip;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
-import io.vlm4j.lora.LoraState;
-import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
@@ -17,7 +15,7 @@ import java.util.List;
  * transformers/models/clip/modeling_clip.py): patch embedding (conv, no bias), class token, positions,
  * pre-LayerNorm, pre-LN encoder without mask, post-LayerNorm of the class token, projection without bias.
  */
-public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
+public final class ClipVisionTower implements io.vlm4j.model.ImageTower, TowerAdapters.Host {
 
     /** Receives intermediate activations; tensors are valid only during the call. */
     public interface Observer {
@@ -132,21 +130,9 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower {
 
     // ---- LoRA and training ----
 
-    /** The Linear modules an adapter may wrap: the encoder's and {@code visual_projection}. */
+    /** The LoRA adapters of the encoder and the projection (Linear paths in {@link #linears()}). */
     @Override
-    public List<LoraWeights.Linear> linears() { return adapters.linears(); }
-
-    @Override
-    public void attachAdapters(LoraState state) { adapters.attach(state); }
-
-    @Override
-    public void detachAdapters() { adapters.detach(); }
-
-    @Override
-    public void mergeAdapters(int sign) { adapters.merge(sign); }
-
-    @Override
-    public boolean trainable() { return true; }
+    public TowerAdapters adapters() { return adapters; }
 
     /** What {@link #backward} needs from a training forward; closing it frees the saved activations. */
     public static final class Tape implements io.vlm4j.model.Tape {

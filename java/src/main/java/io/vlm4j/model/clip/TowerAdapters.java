@@ -4,6 +4,7 @@ import io.vlm4j.backend.Backend;
 import io.vlm4j.lora.LoraSite;
 import io.vlm4j.lora.LoraState;
 import io.vlm4j.lora.LoraWeights;
+import io.vlm4j.model.Tower;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
 import java.util.ArrayList;
@@ -14,6 +15,28 @@ import java.util.List;
  * is the tower's business).
  */
 public final class TowerAdapters {
+
+    /** A tower whose adapters are one {@link TowerAdapters}: the LoRA methods of {@link Tower} delegate to it. */
+    public interface Host extends Tower {
+
+        /** This tower's adapters. */
+        TowerAdapters adapters();
+
+        @Override
+        default List<LoraWeights.Linear> linears() { return adapters().linears(); }
+
+        @Override
+        default void attachAdapters(LoraState state) { adapters().attach(state); }
+
+        @Override
+        default void detachAdapters() { adapters().detach(); }
+
+        @Override
+        default void mergeAdapters(int sign) { adapters().merge(sign); }
+
+        @Override
+        default boolean trainable() { return true; }
+    }
     private final Backend backend;
     private final ClipEncoder encoder;
     private final String projectionName;  // HF module path: visual_projection or text_projection

@@ -3,8 +3,6 @@ package io.vlm4j.model.vit;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
-import io.vlm4j.lora.LoraState;
-import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.model.clip.ClipEncoder;
 import io.vlm4j.model.clip.TowerAdapters;
 import io.vlm4j.model.clip.WeightSource;
@@ -37,7 +35,7 @@ import java.util.List;
  * training forward/backward cover every layout above (token or average pooling, with or without norm_pre, class token
  * and head). Nothing before the first block is trainable, so the backward stops at the first block's output gradient.
  */
-public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
+public final class TimmVisionTower implements io.vlm4j.model.ImageTower, TowerAdapters.Host {
     private final Backend backend;
     private final TimmVitConfig config;
     private final TensorScope params;   // weights, on the backend's device
@@ -174,23 +172,9 @@ public final class TimmVisionTower implements io.vlm4j.model.ImageTower {
 
     // ---- LoRA adapters and training ----
 
-    /** The blocks' qkv, proj, fc1, fc2 and the head's proj (with a linear head). */
+    /** The LoRA adapters: the blocks' qkv, proj, fc1, fc2 and the head's proj (with a linear head). */
     @Override
-    public List<LoraWeights.Linear> linears() {
-        return adapters.linears();
-    }
-
-    @Override
-    public void attachAdapters(LoraState state) { adapters.attach(state); }
-
-    @Override
-    public void detachAdapters() { adapters.detach(); }
-
-    @Override
-    public void mergeAdapters(int sign) { adapters.merge(sign); }
-
-    @Override
-    public boolean trainable() { return true; }
+    public TowerAdapters adapters() { return adapters; }
 
     /** What {@link #backward} needs from {@link #forwardTrain}. */
     private static final class TimmTape implements io.vlm4j.model.Tape {
