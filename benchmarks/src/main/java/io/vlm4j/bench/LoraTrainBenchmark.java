@@ -3,12 +3,13 @@ package io.vlm4j.bench;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.cpu.CpuBackend;
 import io.vlm4j.lora.LoraConfig;
+import io.vlm4j.lora.LoraState;
 import io.vlm4j.lora.LoraWeights;
+import io.vlm4j.model.ImageTower;
+import io.vlm4j.model.Tape;
 import io.vlm4j.model.clip.ClipConfig;
 import io.vlm4j.model.clip.ClipModel;
-import io.vlm4j.model.clip.ClipVisionConfig;
-import io.vlm4j.model.clip.ClipVisionTower;
-import io.vlm4j.lora.LoraState;
+import io.vlm4j.model.clip.ModelFamilies;
 import io.vlm4j.tensor.NativeMemory;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
@@ -41,7 +42,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * without image decoding): training forward keeping activations, L2 normalization, a 10-class head with cross-entropy,
  * the backward through every layer, gradient clipping, the fused AdamW update and the adapter refresh. Images/s =
  * batch / time. The peak native memory of a step (activations + scratch, above the weights) is printed at the end.
- * Run: {@code java -jar benchmarks/target/benchmarks.jar LoraTrainBenchmark -p batch=8 -p checkpointing=false,true}.
+ * Run: {@code java -jar benchmarks/target/benchmarks.jar LoraTrainBenchmark -p batch=8 -p checkpointing=false,true}; other
+ * families by preset and their module names, e.g. {@code -p arch=biomedclip-vit-b16 -p targets=qkv} or
+ * {@code -p arch=siglip-base-patch16-224 -p targets=q_proj,v_proj}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -50,6 +53,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 3)
 @Fork(1)
 public class LoraTrainBenchmark {
+    /** a CLIP preset (ViT-B/16, ...) or another family's ({@link ModelFamilies#PRESETS}) */
     @Param({"ViT-B/16"})
     public String arch;
 
@@ -79,22 +83,22 @@ public class LoraTrainBenchmark {
     @Setup(Level.Trial)
     public void setUp() throws Exception {
         backend = new CpuBackend();
-        clip = ClipModel.random(ClipConfig.preset(arch), 42, backend);
+        clip = ModelFamilies.PRESETS.contains(arch) ? ModelFamilies.random(arch, 42, backend) : ClipModel.random(ClipConfig.preset(arch), 42, backend);
         init = LoraWeights.init(LoraConfig.of(Arrays.asList(targets.split(",")), rank, 2 * rank, false, 0), clip.linears(), 1);
         state = clip.attachLora(init);
-        ClipVisionConfig v = clip.clipVision().orElseThrow().config();
-        int e = clip.vision().orElseThrow().projectionDim();
+        ImageTower v = clip.vision().orElseThrow();
+        int e = v.projectionDim();
         SplittableRandom r = new SplittableRandom(1);
         double[][] w = new double[10][e];
         for (double[] row : w) for (int j = 0; j < e; j++) row[j] = r.nextGaussian() * 0.1;
         head = new LinearHead(backend, w, new double[10]);
         List<Parameter> params = new ArrayList<>();
-        for (Parameter p : state.parameters()) if (p.name().contains("vision_model") || p.name().contains("visual_projection")) params.add(p);
+        for (Parameter p : state.parameters()) if (p.name().contains("vision_model") || p.name().contains("visual")) params.add(p);
         params.addAll(head.parameters());
         opt = new AdamW(backend, params, AdamW.Hyper.TORCH);
-        float[] px = new float[batch * 3 * v.imageSize() * v.imageSize()];
+        float[] px = new float[batch * v.numChannels() * v.imageSize() * v.imageSize()];
         for (int i = 0; i < px.length; i++) px[i] = (float) r.nextGaussian();
-        pixels = Tensor.of(px, batch, 3, v.imageSize(), v.imageSize());
+        pixels = Tensor.of(px, batch, v.numChannels(), v.imageSize(), v.imageSize());
         labels = new int[batch];
         for (int i = 0; i < batch; i++) labels[i] = r.nextInt(10);
     }
@@ -108,7 +112,7 @@ public class LoraTrainBenchmark {
 
     @Benchmark
     public double trainStep(Memory memory) {
-        ClipVisionTower tower = clip.clipVision().orElseThrow();
+        ImageTower tower = clip.vision().orElseThrow();
         int e = tower.projectionDim();
         long before = NativeMemory.liveBytes();
         NativeMemory.resetPeak();
@@ -116,7 +120,7 @@ public class LoraTrainBenchmark {
         opt.zeroGrad();
         try (TensorScope s = new TensorScope()) {
             Tensor emb = s.f32(batch, e), u = s.f32(batch, e), du = s.f32(batch, e), dEmb = s.f32(batch, e);
-            try (ClipVisionTower.Tape tape = tower.forwardTrain(pixels, emb, checkpointing)) {
+            try (Tape tape = tower.forwardTrain(pixels, emb, checkpointing)) {
                 backend.l2Normalize(emb, 1e-12f, u);
                 float[][] uf = u.toFloatRows();
                 double[][] ud = new double[batch][e];
