@@ -11,6 +11,7 @@ import io.vlm4j.model.clip.ClipVisionTower;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
 import io.vlm4j.testing.Golden;
+import io.vlm4j.testing.LoraFiniteDifferences;
 import io.vlm4j.train.Losses;
 import io.vlm4j.train.Parameter;
 import java.nio.file.Path;
@@ -96,35 +97,10 @@ class LoraGradientCheckTest {
              LoraWeights w = adapter(m)) {
             LoraState state = m.attachLora(w);
             float[][] g = gradients(ref, m, state, px, ids);
-            List<Parameter> ps = state.parameters();
-            SplittableRandom r = new SplittableRandom(5);
-            double worst = 0, gmax = 0;
+            double worst = LoraFiniteDifferences.check(state, g, () -> loss(m, px, ids), 40, 5, 2e-3);
+            System.out.printf("LoRA gradients vs finite differences (reference backend, 40 coordinates): worst |diff| / max|grad| = %.2e%n", worst);
+            double gmax = 0;
             for (float[] gi : g) for (float x : gi) gmax = Math.max(gmax, Math.abs(x));
-            int checked = 0;
-            for (int k = 0; k < 40; k++) {
-                int pi = r.nextInt(ps.size());
-                Parameter p = ps.get(pi);
-                int idx = r.nextInt((int) p.value().numel());
-                float[] val = p.value().toFloatArray();
-                float x0 = val[idx], h = 1e-2f;
-                val[idx] = x0 + h;
-                p.value().copyFrom(val);
-                state.refresh();
-                double lp = loss(m, px, ids);
-                val[idx] = x0 - h;
-                p.value().copyFrom(val);
-                state.refresh();
-                double lm = loss(m, px, ids);
-                val[idx] = x0;
-                p.value().copyFrom(val);
-                state.refresh();
-                double fd = (lp - lm) / (2 * h);
-                double err = Math.abs(fd - g[pi][idx]);
-                worst = Math.max(worst, err / gmax);
-                assertTrue(err <= 2e-3 * gmax + 1e-3 * Math.abs(fd), p.name() + "[" + idx + "]: analytic " + g[pi][idx] + " vs finite difference " + fd);
-                checked++;
-            }
-            System.out.printf("LoRA gradients vs finite differences (reference backend, %d coordinates): worst |diff| / max|grad| = %.2e%n", checked, worst);
             // the CPU backend's gradients vs the reference backend's, every coordinate
             try (CpuBackend cpu = new CpuBackend(); ClipModel mc = ClipModel.load(tiny, cpu)) {
                 LoraState sc = mc.attachLora(w);

@@ -10,6 +10,7 @@ import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.model.Tape;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
+import io.vlm4j.testing.LoraFiniteDifferences;
 import io.vlm4j.train.Parameter;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -68,7 +69,7 @@ class TimmVisionTowerLoraTest {
 
     /** The adapter gradients of the read-out after one training forward/backward (gradients zeroed first). */
     private static float[][] gradients(Backend backend, TimmVisionTower tower, LoraState state, Tensor px, float[] g, boolean checkpoint) {
-        for (Parameter p : state.parameters()) p.grad().copyFrom(new float[(int) p.grad().numel()]);
+        LoraFiniteDifferences.zeroGradients(state);
         long b = px.dim(0), e = tower.projectionDim();
         try (TensorScope s = new TensorScope(backend.device()); Tensor host = Tensor.of(g, b, e)) {
             Tensor out = s.f32(b, e), dOut = s.f32(b, e);
@@ -77,7 +78,7 @@ class TimmVisionTowerLoraTest {
                 tower.backward(tape, dOut);
             }
         }
-        return state.parameters().stream().map(p -> p.grad().toFloatArray()).toArray(float[][]::new);
+        return LoraFiniteDifferences.gradients(state);
     }
 
     @ParameterizedTest(name = "{0} {1}")
@@ -101,29 +102,7 @@ class TimmVisionTowerLoraTest {
                     assertEquals(grads[k][i], again[k][i], 1e-5 * gmax, ps.get(k).name() + ": checkpointed gradient differs at " + i);
                 }
             }
-            SplittableRandom r = new SplittableRandom(3);
-            double worst = 0;
-            for (int k = 0; k < 20; k++) {
-                int pi = r.nextInt(ps.size());
-                Parameter p = ps.get(pi);
-                int idx = r.nextInt((int) p.value().numel());
-                float[] val = p.value().toFloatArray();
-                float x0 = val[idx], h = 1e-2f;
-                val[idx] = x0 + h;
-                p.value().copyFrom(val);
-                state.refresh();
-                double lp = loss(tower, px, g);
-                val[idx] = x0 - h;
-                p.value().copyFrom(val);
-                state.refresh();
-                double lm = loss(tower, px, g);
-                val[idx] = x0;
-                p.value().copyFrom(val);
-                state.refresh();
-                double fd = (lp - lm) / (2 * h), an = grads[pi][idx];
-                worst = Math.max(worst, Math.abs(fd - an) / gmax);
-                assertTrue(Math.abs(fd - an) <= 2e-3 * gmax, p.name() + "[" + idx + "]: analytic " + an + " vs finite difference " + fd);
-            }
+            double worst = LoraFiniteDifferences.check(state, grads, () -> loss(tower, px, g), 20, 3, 2e-3);
             System.out.printf("timm %s LoRA gradients (%s) vs finite differences: worst |diff| / max|grad| = %.2e%n", label, backendName, worst);
         }
     }
