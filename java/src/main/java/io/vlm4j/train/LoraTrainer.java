@@ -28,7 +28,9 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
@@ -168,10 +170,13 @@ public final class LoraTrainer {
         try (TensorScope owned = new TensorScope(backend.device())) {
             List<Parameter> params = new ArrayList<>();
             boolean textTrains = o.objective() == Objective.CONTRASTIVE;
+            Set<String> textKeys = new HashSet<>();  // the text tower's adapters, whatever its family's names
+            for (LoraWeights.Linear l : model.text().map(TextTower::linears).orElse(List.of())) {
+                textKeys.add(LoraWeights.key(l.path(), true));
+                textKeys.add(LoraWeights.key(l.path(), false));
+            }
             for (Parameter p : state.parameters()) {
-                String path = p.name().substring(LoraWeights.KEY_PREFIX.length());
-                boolean text = path.startsWith("text_model.") || path.startsWith("text_projection");
-                if (!text || textTrains) params.add(p);
+                if (!textKeys.contains(p.name()) || textTrains) params.add(p);
             }
             if (params.isEmpty()) throw new IllegalArgumentException("lora-train: the adapter has no module in the tower(s) this objective trains");
             LinearHead head = o.objective() == Objective.CONTRASTIVE ? null : initHead();

@@ -33,9 +33,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * LoRA on BiomedCLIP's image tower (timm ViT trunk + open_clip head, PEFT module paths {@code visual.trunk.blocks.i.attn.qkv},
- * {@code attn.proj}, {@code mlp.fc1/fc2}, {@code visual.head.proj}): gradients vs float64 finite differences and a
- * classification run, on the tiny timm + BERT fixtures.
+ * LoRA on BiomedCLIP (timm ViT trunk + open_clip head, PEFT module paths {@code visual.trunk.blocks.i.attn.qkv},
+ * {@code attn.proj}, {@code mlp.fc1/fc2}, {@code visual.head.proj}; BERT text tower, {@code text.transformer.encoder.layer.i.*}
+ * and {@code text.proj.0/2}): image-tower gradients vs float64 finite differences (the text tower's are in
+ * {@code BertLoraTest}), a classification run and a contrastive run through both towers, on the tiny timm + BERT fixtures.
  */
 class LoraBiomedClipTest {
     static final TimmVitConfig TINY = new TimmVitConfig(32, 8, 3, 32, 2, 4, 128, TimmVitConfig.TIMM_EPS, "gelu", true, false, true, "token",
@@ -91,15 +92,76 @@ class LoraBiomedClipTest {
         }
     }
 
+    /** The PEFT adapter of the BERT fixture (bert_lora/, every text Linear) through the whole model: attach, merge, unmerge. */
     @Test
-    void adaptersOnTheBertTowerAreRefusedByName() throws Exception {
+    void peftTextAdapterThroughTheModel() throws Exception {
         try (CpuBackend cpu = new CpuBackend(); WeightStore vs = WeightStore.open(ModelFamiliesTest.res("/vit/timm_vit.safetensors"));
              WeightStore ts = WeightStore.open(ModelFamiliesTest.res("/bert/model.safetensors")); ClipModel m = model(cpu, vs, ts);
-             LoraWeights w = LoraWeights.of(LoraConfig.of(List.of("query"), 2, 4, false, 0), List.of(new LoraWeights.Module(
-                     "text.transformer.encoder.layer.0.attention.self.query", 2, 4, 2, Tensor.allocate(io.vlm4j.tensor.DType.F32, 2, 32),
-                     Tensor.allocate(io.vlm4j.tensor.DType.F32, 32, 2))))) {
-            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> m.attachLora(w));
-            assertTrue(e.getMessage().contains("biomedclip") && e.getMessage().contains("bert"), e.getMessage());
+             Tensor ids = io.vlm4j.io.Npy.readInt32(ModelFamiliesTest.res("/bert/input_ids.npy"));
+             Tensor want = io.vlm4j.io.Npy.readFloat32(ModelFamiliesTest.res("/bert_lora/adapter_text_embeds.npy"));
+             Tensor wantMerged = io.vlm4j.io.Npy.readFloat32(ModelFamiliesTest.res("/bert_lora/adapter_merged_text_embeds.npy"));
+             LoraWeights w = LoraWeights.load(ModelFamiliesTest.res("/bert_lora/adapter"), m.linears())) {
+            float[] base;
+            try (Tensor t = m.encodeTexts(ids, false)) {
+                base = t.toFloatArray();
+            }
+            m.attachLora(w);
+            try (Tensor t = m.encodeTexts(ids, false)) {
+                PeftFixtureTest.assertClose(want.toFloatArray(), t.toFloatArray(), 1e-5, "BiomedCLIP BERT adapter (unmerged)");
+            }
+            m.detachLora();
+            m.mergeLora(w);
+            try (Tensor t = m.encodeTexts(ids, false)) {
+                PeftFixtureTest.assertClose(wantMerged.toFloatArray(), t.toFloatArray(), 1e-5, "BiomedCLIP BERT adapter (merged)");
+            }
+            m.unmergeLora(w);
+            try (Tensor t = m.encodeTexts(ids, false)) {
+                PeftFixtureTest.assertClose(base, t.toFloatArray(), 1e-5, "BiomedCLIP BERT adapter merged and unmerged vs base");
+            }
+        }
+    }
+
+    /** A WordPiece vocabulary for the BERT fixture (100 ids, PubMedBERT's special-token ids) covering the trainer's prompts. */
+    static Path vocab(Path dir) throws Exception {
+        List<String> words = new java.util.ArrayList<>(List.of("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "photo", "of", "the",
+                "left", "right", "top", "side", "."));
+        while (words.size() < 100) words.add("w" + words.size());
+        java.nio.file.Files.createDirectories(dir);
+        java.nio.file.Files.write(dir.resolve("vocab.txt"), words);
+        return dir;
+    }
+
+    /**
+     * Contrastive training (FLYP-style) through both BiomedCLIP towers, with activation checkpointing: the loss falls
+     * and the BERT tower's adapters (q/v/dense and both MLP projection Linears) are trained along with the image tower's.
+     * The prompts are tokenized to 77 ids, longer than the fixture's 40 positions: the context-limited wrapper cuts the
+     * padding off before the training forward, whose tape must own its copies of the short-lived ids and mask.
+     */
+    @Test
+    void contrastiveTrainsTheBertTower(@TempDir Path tmp) throws Exception {
+        ImageDataset all = Datasets.open("folder:" + DatasetFiles.brightHalves(tmp.resolve("data"), 8, 2));
+        io.vlm4j.text.Tokenizer tok = io.vlm4j.text.Tokenizers.load(vocab(tmp.resolve("tokenizer")));
+        try (CpuBackend cpu = new CpuBackend(); WeightStore vs = WeightStore.open(ModelFamiliesTest.res("/vit/timm_vit.safetensors"));
+             WeightStore ts = WeightStore.open(ModelFamiliesTest.res("/bert/model.safetensors")); ClipModel m = model(cpu, vs, ts);
+             LoraWeights init = LoraWeights.init(LoraConfig.of(List.of("qkv", "query", "value", "dense", "proj.0", "proj.2"), 4, 8, false, 0),
+                     m.linears(), 0)) {
+            assertTrue(init.module("text.transformer.encoder.layer.1.output.dense") != null && init.module("text.proj.2") != null);
+            ImagePreprocessor pre = ImagePreprocessor.load(tmp, 32, ImagePreprocessor.Pipeline.HF);
+            LoraTrainer.Options o = new LoraTrainer.Options(LoraTrainer.Objective.CONTRASTIVE, 8, 0, 6, 1, 1e-2, LrSchedule.Kind.CONSTANT, 0,
+                    1.0, AdamW.Hyper.TORCH, 1, true, 0, 0, List.of("a photo of the {} side."), 77);
+            LoraTrainer.Result r = new LoraTrainer(m, pre, all.split("train"), all.split("val"), tok, o, tmp.resolve("out"), null).run(init, false);
+            int n = r.steps().size();
+            double first = (r.steps().get(0).loss() + r.steps().get(1).loss()) / 2, last = (r.steps().get(n - 1).loss() + r.steps().get(n - 2).loss()) / 2;
+            System.out.printf("BiomedCLIP LoRA contrastive: loss %.3f -> %.3f, zero-shot validation accuracy %.3f%n", first, last, r.finalValAccuracy());
+            assertTrue(last < first, "contrastive loss " + first + " -> " + last);
+            try (LoraWeights trained = LoraWeights.load(r.adapterDir(), m.linears())) {
+                assertTrue(trained.modules().stream().anyMatch(mod -> mod.path().startsWith("text.transformer.")), "text adapters saved");
+                for (LoraWeights.Module mod : trained.modules()) {  // B starts at zero: each one moved, in both towers
+                    float bmax = 0;
+                    for (float x : mod.b().toFloatArray()) bmax = Math.max(bmax, Math.abs(x));
+                    assertTrue(bmax > 0, mod.path() + ": lora_B still zero after training");
+                }
+            }
         }
     }
 

@@ -1,13 +1,16 @@
 package io.vlm4j.model.bert;
 
-import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
+import io.vlm4j.lora.LoraState;
+import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.model.clip.WeightSource;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 
@@ -48,6 +51,10 @@ import java.util.Objects;
  * <p>Activations run in {@link Backend#computeType()}, matmul weights are stored in {@link Backend#weightType()},
  * LayerNorm parameters and biases stay F32. The pooler's tanh is applied on the host to the [B, D] rows (the backend
  * has no tanh), in double precision.
+ *
+ * <p><b>LoRA and training</b> (spec 05): adapters on every Linear of {@link #linears()} (PEFT's module paths), unmerged
+ * or merged; {@link #forwardTrain}/{@link #backward} give the adapters' gradients through the projection, the pooling,
+ * and the post-LN encoder ({@link BertEncoder}), for every pooling and projection. Embedding gradients are not computed.
  */
 public final class BertTextTower implements io.vlm4j.model.TextTower {
 
@@ -111,8 +118,7 @@ public final class BertTextTower implements io.vlm4j.model.TextTower {
     private final Tensor tokenType0;          // [D] compute type: token_type_embeddings[0]
     private final Tensor embGamma, embBeta;   // [D] F32
     private final BertEncoder encoder;
-    private final Tensor poolerWeight, poolerBias;  // [D, D] weight type, [D] F32; CLS_POOLER only
-    private final Tensor proj0, proj2;        // LINEAR: proj0 [E, D]; MLP: proj0 [H, D], proj2 [E, H]; weight type
+    private final BertHead head;              // pooler and projection
 
     /**
      * Loads the tower from {@code weights}: the BERT tensors under {@code prefix} (e.g. "text.transformer.") and
@@ -134,9 +140,9 @@ public final class BertTextTower implements io.vlm4j.model.TextTower {
         if (projection != Projection.NONE) Objects.requireNonNull(projPrefix, "projPrefix");
         this.projectionDim = projectionDim;
         this.params = new TensorScope(backend.device());
-        long d = config.hidden(), e = projectionDim;
+        long d = config.hidden();
         String emb = prefix + "embeddings.";
-        DType compute = backend.computeType(), weight = backend.weightType();
+        DType compute = backend.computeType();
         try {
             wordEmbeddings = load(weights, emb + "word_embeddings.weight", compute, config.vocab(), d);
             positionEmbeddings = load(weights, emb + "position_embeddings.weight", compute, config.maxPositions(), d);
@@ -148,25 +154,7 @@ public final class BertTextTower implements io.vlm4j.model.TextTower {
             embGamma = load(weights, emb + "LayerNorm.weight", DType.F32, d);
             embBeta = load(weights, emb + "LayerNorm.bias", DType.F32, d);
             encoder = new BertEncoder(backend, config, weights, prefix);
-            if (pooling == Pooling.CLS_POOLER) {
-                poolerWeight = load(weights, prefix + "pooler.dense.weight", weight, d, d);
-                poolerBias = load(weights, prefix + "pooler.dense.bias", DType.F32, d);
-            } else {
-                poolerWeight = poolerBias = null;
-            }
-            switch (projection) {
-                case NONE -> proj0 = proj2 = null;
-                case LINEAR -> {
-                    proj0 = load(weights, projPrefix + "weight", weight, e, d);
-                    proj2 = null;
-                }
-                case MLP -> {
-                    long h = mlpHidden();
-                    proj0 = load(weights, projPrefix + "0.weight", weight, h, d);
-                    proj2 = load(weights, projPrefix + "2.weight", weight, e, h);
-                }
-                default -> throw new AssertionError(projection);
-            }
+            head = new BertHead(backend, config, pooling, projection, projectionDim, weights, prefix, projPrefix);
         } catch (IOException | RuntimeException ex) {
             close();
             throw ex;
@@ -197,11 +185,6 @@ public final class BertTextTower implements io.vlm4j.model.TextTower {
     @Override
     public int projectionDim() { return projectionDim; }
 
-    /** The MLP projection's hidden width, (D + E) / 2 rounded down as open_clip's {@code (d_model + output_dim) // 2}. */
-    private long mlpHidden() {
-        return ((long) config.hidden() + projectionDim) / 2;
-    }
-
     /**
      * Text embeddings (not normalized). ids: I32 [B, L] with 1 ≤ L ≤ max_position_embeddings and every id in
      * [0, vocab); attentionMask: I32 [B, L] of 0/1 (1 = keep), or null for {@code ids != pad_token_id}; every row must
@@ -209,10 +192,14 @@ public final class BertTextTower implements io.vlm4j.model.TextTower {
      */
     @Override
     public void forward(Tensor ids, Tensor attentionMask, Tensor out) {
-        String op = "bert forward";
+        if (checkInputs("bert forward", ids, attentionMask, out) == 0) return;
+        run(ids, attentionMask, out, null, false);
+    }
+
+    private long checkInputs(String op, Tensor ids, Tensor attentionMask, Tensor out) {
         OpChecks.requireDType(op, "ids", ids, DType.I32);
         OpChecks.requireRank(op, "ids", ids, 2);
-        long b = ids.dim(0), len = ids.dim(1), d = config.hidden();
+        long b = ids.dim(0), len = ids.dim(1);
         if (len < 1 || len > config.maxPositions()) {
             throw new IllegalArgumentException(op + ": sequence length " + len + " is outside [1, " + config.maxPositions() + "]");
         }
@@ -222,20 +209,36 @@ public final class BertTextTower implements io.vlm4j.model.TextTower {
             OpChecks.requireDType(op, "attentionMask", attentionMask, DType.I32);
             OpChecks.requireShape(op, "attentionMask", attentionMask, b, len);
         }
-        if (b == 0) return;
+        return b;
+    }
+
+    /**
+     * The forward shared by inference ({@code tape} null: everything in scratch, the encoder in place) and training
+     * (every tensor the backward reads is allocated in, and owned by, the tape, the key mask too: it is rebuilt from the
+     * caller's ids or mask, which may be closed as soon as forwardTrain returns).
+     */
+    private void run(Tensor ids, Tensor attentionMask, Tensor out, Tape tape, boolean checkpoint) {
+        long b = ids.dim(0), len = ids.dim(1), d = config.hidden();
         int[] mask = hostMask(ids, attentionMask);
         DType compute = backend.computeType();
         try (TensorScope scratch = new TensorScope(backend.device())) {
+            TensorScope keep = tape != null ? tape.scope : scratch;
             Tensor devIds = ids.device() == backend.device() ? ids : scratch.track(backend.onDevice(ids));
-            Tensor devMask = scratch.track(backend.adopt(Tensor.ofInts(mask, b, len)));  // [B, L] 1 = keep
-            Tensor x = scratch.allocate(compute, b, len, d);  // [B, L, D]
+            Tensor devMask = keep.track(backend.adopt(Tensor.ofInts(mask, b, len)));  // [B, L] 1 = keep
+            Tensor x = keep.allocate(compute, b, len, d);  // [B, L, D]
             backend.gather(wordEmbeddings, devIds, x);
             backend.addBroadcast(x, tokenType0);  // BertEmbeddings: (word + token type) + position, HF's order
             backend.addBroadcast(x, positionEmbeddings.view(0, len, d));
             backend.layerNorm(x, embGamma, embBeta, (float) config.layerNormEps(), x);
-            encoder.forward(x, devMask);
-            Tensor pooled = pool(x, mask, scratch);  // [B, D] compute type, or F32 after the host tanh
-            project(pooled, out, scratch);
+            Tensor hidden = x;  // last_hidden_state [B, L, D]
+            if (tape == null) {
+                encoder.forward(x, devMask);
+            } else {
+                hidden = encoder.forwardTrain(x, devMask, checkpoint, keep, tape.layers);
+                tape.mask = devMask;
+                tape.hidden = hidden;
+            }
+            head.forward(hidden, mask, out, tape == null ? null : tape.head, keep);
         }
     }
 
@@ -272,76 +275,101 @@ public final class BertTextTower implements io.vlm4j.model.TextTower {
         return mask;
     }
 
-    /** last_hidden_state x [B, L, D] → [B, D]: compute type, or F32 for {@link Pooling#CLS_POOLER}. */
-    private Tensor pool(Tensor x, int[] mask, TensorScope scratch) {
-        long b = x.dim(0), len = x.dim(1), d = x.dim(2);
-        DType compute = backend.computeType();
-        Tensor pooled = scratch.allocate(compute, b, d);
-        switch (pooling) {
-            case CLS_LAST_HIDDEN_STATE -> backend.copyRows(x, 0, len * d, pooled, 0, d, b, d);
-            case MEAN -> {
-                // one batched product: pooled[b] = Σ_l w[b, l]·x[b, l] with w = m / Σm ([B, 1, L] · [B, L, D])
-                float[] w = new float[mask.length];
-                for (int r = 0; r < b; r++) {
-                    int kept = 0;
-                    for (int j = 0; j < len; j++) kept += mask[(int) (r * len + j)];
-                    for (int j = 0; j < len; j++) w[(int) (r * len + j)] = mask[(int) (r * len + j)] / (float) kept;
-                }
-                Tensor weights = scratch.track(backend.adoptAs(Tensor.of(w, b, 1, len), compute));
-                backend.matmul(weights, false, x, false, null, Activation.NONE, null, pooled.reshape(b, 1, d));
-            }
-            case CLS_POOLER -> {
-                Tensor cls = scratch.allocate(compute, b, d);
-                backend.copyRows(x, 0, len * d, cls, 0, d, b, d);
-                backend.linear(cls, poolerWeight, poolerBias, Activation.NONE, null, pooled);
-                return tanhOnHost(pooled, scratch);
-            }
-            default -> throw new AssertionError(pooling);
-        }
-        return pooled;
+    // ---- LoRA and training ----
+
+    /**
+     * The Linear modules an adapter may wrap, under PEFT's module paths of the tower as loaded (open_clip's
+     * {@code HFTextEncoder} inside {@code CustomTextCLIP}: {@code text.transformer.encoder.layer.i.attention.self.query}
+     * ..., {@code text.proj.0}, {@code text.proj.2}): the encoder's query, key, value, attention.output.dense,
+     * intermediate.dense and output.dense of every layer, then the pooler's dense ({@link Pooling#CLS_POOLER}) and the
+     * projection's Linears.
+     */
+    @Override
+    public List<LoraWeights.Linear> linears() {
+        List<LoraWeights.Linear> list = new ArrayList<>(encoder.linears());
+        list.addAll(head.linears());
+        return list;
     }
 
-    /** tanh of a [B, D] tensor, computed on the host in double: an F32 tensor on the device. */
-    private Tensor tanhOnHost(Tensor dense, TensorScope scratch) {
-        Tensor f32 = dense;
-        if (dense.dtype() != DType.F32) {
-            f32 = scratch.allocate(DType.F32, dense.shape());
-            backend.convert(dense, f32);
+    @Override
+    public void attachAdapters(LoraState state) {
+        detachAdapters();
+        try {
+            encoder.attach(state);
+            head.attach(state);
+        } catch (RuntimeException e) {
+            detachAdapters();
+            throw e;
         }
-        float[] v = f32.toFloatArray();
-        for (int i = 0; i < v.length; i++) v[i] = (float) Math.tanh(v[i]);
-        f32.copyFrom(v);
-        return f32;
     }
 
-    /** pooled [B, D] (compute type or F32) → out F32 [B, E] on any device. */
-    private void project(Tensor pooled, Tensor out, TensorScope scratch) {
-        long b = pooled.dim(0);
-        DType compute = backend.computeType();
-        Tensor x = pooled;
-        if (projection != Projection.NONE && x.dtype() != compute) {  // the host tanh left F32
-            x = scratch.allocate(compute, pooled.shape());
-            backend.convert(pooled, x);
+    @Override
+    public void detachAdapters() {
+        encoder.detach();
+        head.detach();
+    }
+
+    @Override
+    public void mergeAdapters(int sign) {
+        encoder.merge(sign);
+        head.merge(sign);
+    }
+
+    /**
+     * Every pooling and projection trains (the tanh pooler's backward runs on the host, as its forward). The frozen base
+     * runs without dropout (eval mode); only the adapters' own dropout applies ({@link LoraState#dropoutStep}).
+     */
+    @Override
+    public boolean trainable() { return true; }
+
+    /** What {@link #backward} reads; it owns every tensor it keeps, the key mask included. */
+    public static final class Tape implements io.vlm4j.model.Tape {
+        private final TensorScope scope;
+        private final List<BertEncoder.LayerTape> layers = new ArrayList<>();
+        private final BertHead.Saved head = new BertHead.Saved();
+        private Tensor mask;    // [B, L] I32 on the device, 1 = key kept
+        private Tensor hidden;  // [B, L, D] last_hidden_state
+
+        private Tape(TensorScope scope) { this.scope = scope; }
+
+        @Override
+        public void close() { scope.close(); }
+    }
+
+    /**
+     * A training forward of ids [B, L] (attentionMask as in {@link #forward(Tensor, Tensor, Tensor)}): out F32 [B, E]; with
+     * {@code checkpoint} only each layer's input is kept and the backward recomputes the layer.
+     */
+    @Override
+    public Tape forwardTrain(Tensor ids, Tensor attentionMask, Tensor out, boolean checkpoint) {
+        if (checkInputs("bert forwardTrain", ids, attentionMask, out) == 0) {
+            throw new IllegalArgumentException("bert forwardTrain: empty batch");
         }
-        Tensor y = switch (projection) {
-            case NONE -> x;
-            case LINEAR -> {
-                Tensor t = scratch.allocate(compute, b, projectionDim);
-                backend.linear(x, proj0, null, Activation.NONE, null, t);
-                yield t;
-            }
-            case MLP -> {
-                Tensor h = scratch.allocate(compute, b, mlpHidden());
-                backend.linear(x, proj0, null, Activation.GELU, null, h);  // nn.GELU(): exact erf
-                Tensor t = scratch.allocate(compute, b, projectionDim);
-                backend.linear(h, proj2, null, Activation.NONE, null, t);
-                yield t;
-            }
-        };
-        Tensor devOut = out.device() == backend.device() ? out : scratch.f32(b, projectionDim);
-        if (y.dtype() == DType.F32) devOut.copyFrom(y);
-        else backend.convert(y, devOut);
-        if (devOut != out) out.copyFrom(devOut);
+        Tape tape = new Tape(new TensorScope(backend.device()));
+        try {
+            run(ids, attentionMask, out, tape, checkpoint);
+            return tape;
+        } catch (RuntimeException e) {
+            tape.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Backward of {@link #forwardTrain}: dOut F32 [B, E] on the backend's device; adapter gradients accumulate. No
+     * gradient is computed for the embeddings (nothing below the encoder trains).
+     */
+    @Override
+    public void backward(io.vlm4j.model.Tape anyTape, Tensor dOut) {
+        Tape tape = io.vlm4j.model.Tape.own(Tape.class, anyTape, "bert backward");
+        long b = tape.hidden.dim(0);
+        OpChecks.requireF32("bert backward", "dOut", dOut);
+        OpChecks.requireShape("bert backward", "dOut", dOut, b, projectionDim);
+        try (TensorScope s = new TensorScope(backend.device())) {
+            Tensor dx = s.allocate(backend.computeType(), tape.hidden.shape());  // [B, L, D], zero but the pooled rows
+            head.backward(tape.head, dOut, dx, s);
+            encoder.backward(tape.layers, dx, tape.mask, false);
+        }
     }
 
     /** Multiply-accumulates per text of {@code len} tokens with this tower's pooling and projection. */
@@ -365,6 +393,7 @@ public final class BertTextTower implements io.vlm4j.model.TextTower {
 
     @Override
     public void close() {
+        if (head != null) head.close();
         if (encoder != null) encoder.close();
         params.close();
     }

@@ -3,6 +3,7 @@ package io.vlm4j.model.clip;
 import io.vlm4j.backend.Activation;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.OpChecks;
+import io.vlm4j.backend.PreparedWeights;
 import io.vlm4j.lora.LoraSite;
 import io.vlm4j.lora.LoraState;
 import io.vlm4j.lora.LoraWeights;
@@ -45,7 +46,7 @@ public final class ClipEncoder implements AutoCloseable {
     private final TensorScope params;  // weights, on the backend's device
     private final DType compute;       // activations and matmul weights
     private final String prefix;       // HF module path of the encoder, e.g. vision_model.encoder
-    private Tensor[][] prepared;       // [layer][QKV, OUT, FC1, FC2]: the backend's prepared weights, or nulls
+    private final PreparedWeights prepared;  // [layer][QKV, OUT, FC1, FC2]: the backend's prepared weights
 
     /**
      * How a checkpoint names one layer's parameters (relative to the encoder prefix): HF CLIP/SigLIP
@@ -100,6 +101,7 @@ public final class ClipEncoder implements AutoCloseable {
         this.eps = (float) eps;
         this.act = act;
         this.prefix = prefix;
+        this.prepared = new PreparedWeights(backend);
         List<Layer> list = new ArrayList<>(layerCount);
         try {
             for (int i = 0; i < layerCount; i++) list.add(loadLayer(weights, layerPrefix(i)));
@@ -118,29 +120,13 @@ public final class ClipEncoder implements AutoCloseable {
 
     /** (Re)builds the backend's prepared form of every linear weight (after loading, and after merging adapters). */
     private void prepareWeights() {
-        releasePrepared();
-        Tensor[][] p = new Tensor[layers.size()][4];
-        try {
-            for (int i = 0; i < layers.size(); i++) {
-                Layer l = layers.get(i);
-                Tensor[] w = {l.qkvWeight(), l.outWeight(), l.fc1Weight(), l.fc2Weight()};
-                for (int j = 0; j < 4; j++) p[i][j] = backend.prepareLinearWeight(w[j]);
-            }
-        } catch (RuntimeException e) {
-            for (Tensor[] row : p) for (Tensor t : row) if (t != null) t.close();
-            throw e;
-        }
-        prepared = p;
-    }
-
-    private void releasePrepared() {
-        if (prepared == null) return;
-        for (Tensor[] row : prepared) for (Tensor t : row) if (t != null) t.close();
-        prepared = null;
+        List<Tensor[]> w = new ArrayList<>();
+        for (Layer l : layers) w.add(new Tensor[] {l.qkvWeight(), l.outWeight(), l.fc1Weight(), l.fc2Weight()});
+        prepared.rebuild(w);
     }
 
     private Tensor prep(int layer, int which) {
-        return prepared == null ? null : prepared[layer][which];
+        return prepared.get(layer, which);
     }
 
     /** The checkpoint prefix of layer i, e.g. {@code vision_model.encoder.layers.3.} or {@code visual.trunk.blocks.3.}. */
@@ -478,7 +464,7 @@ public final class ClipEncoder implements AutoCloseable {
     @Override
     public void close() {
         detach();
-        releasePrepared();
+        prepared.close();
         params.close();
     }
 }

@@ -21,12 +21,22 @@ final class BertReference {
     private final WeightSource w;
     private final String prefix, projPrefix;
     private final Map<String, double[]> cache = new TreeMap<>();
+    private final Map<String, double[]> deltas;
 
     BertReference(BertConfig config, WeightSource weights, String prefix, String projPrefix) {
+        this(config, weights, prefix, projPrefix, Map.of());
+    }
+
+    /**
+     * With LoRA: {@code deltas} maps a weight's name ({@code <module path>.weight}) to s·B·A [out·in], added to it in
+     * float64 (a merged adapter without the float32 rounding of a merged weight).
+     */
+    BertReference(BertConfig config, WeightSource weights, String prefix, String projPrefix, Map<String, double[]> deltas) {
         this.c = config;
         this.w = weights;
         this.prefix = prefix;
         this.projPrefix = projPrefix;
+        this.deltas = deltas;
     }
 
     private double[] p(String name, long... shape) throws IOException {
@@ -37,6 +47,8 @@ final class BertReference {
             v = new double[f.length];
             for (int i = 0; i < f.length; i++) v[i] = f[i];
         }
+        double[] delta = deltas.get(name);
+        if (delta != null) for (int i = 0; i < v.length; i++) v[i] += delta[i];
         cache.put(name, v);
         return v;
     }
