@@ -191,8 +191,10 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower, TowerAdapt
         Tape tape = new Tape(new TensorScope(backend.device()));
         try {
             Tensor devIds = ids.device() == backend.device() ? ids : tape.scope.track(backend.onDevice(ids));
-            tape.mask = attentionMask == null || attentionMask.device() == backend.device() ? attentionMask
-                    : tape.scope.track(backend.onDevice(attentionMask));
+            if (attentionMask != null) {  // the tape's own copy: the caller may close its mask before the backward
+                tape.mask = tape.scope.allocate(attentionMask.dtype(), attentionMask.shape());
+                tape.mask.copyFrom(attentionMask);
+            }
             Tensor x = embed(devIds, tape.scope);
             tape.encoded = encoder.forwardTrain(x, true, tape.mask, checkpoint, tape.scope, tape.layers);
             Tensor normed = tape.scope.allocate(compute, tape.encoded.shape());
