@@ -159,7 +159,8 @@ public final class TextCleaner {
         return s.substring(b, e);
     }
 
-    private static boolean isPySpace(char c) {
+    /** Python's {@code str.isspace()} for one character (every such character is in the BMP). */
+    static boolean isPySpace(char c) {
         return Character.isWhitespace(c) || Character.isSpaceChar(c) || c == 0x85 || (c >= 0x1C && c <= 0x1F);
     }
 

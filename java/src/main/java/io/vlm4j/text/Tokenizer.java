@@ -4,8 +4,9 @@ import io.vlm4j.tensor.Tensor;
 import java.util.List;
 
 /**
- * Text to token ids for a text tower: CLIP byte-level BPE ({@link ClipTokenizer}) or BERT WordPiece
- * ({@link BertTokenizer}). Implementations are immutable after loading and safe to share between threads.
+ * Text to token ids for a text tower: CLIP byte-level BPE ({@link ClipTokenizer}), BERT WordPiece
+ * ({@link BertTokenizer}) or SigLIP's SentencePiece ({@link SentencePieceTokenizer}). Implementations are immutable
+ * after loading and safe to share between threads.
  */
 public interface Tokenizer {
 
@@ -17,14 +18,14 @@ public interface Tokenizer {
 
     /**
      * The model input for one text: start token, ids, end token, truncated to {@code context} with the end token
-     * kept last, padded to {@code context} with {@link #padId()}.
+     * kept last, padded to {@code context} with {@link #padId()} (SigLIP has no start token).
      */
     Encoding encode(String text, int context);
 
-    /** The context length the model was trained with (77 for CLIP, 256 or 512 for BERT-style towers). */
+    /** The context length the model was trained with (77 for CLIP, 256 or 512 for BERT-style towers, 64 for SigLIP). */
     int defaultContext();
 
-    /** The id used for padding (0 for OpenAI / open_clip style CLIP, the vocabulary's [PAD] for BERT). */
+    /** The id used for padding (0 for OpenAI / open_clip style CLIP, the vocabulary's [PAD] for BERT, 1 for SigLIP). */
     int padId();
 
     int vocabSize();

@@ -8,12 +8,17 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
-/** Picks the tokenizer a model directory (or a tokenizer file) holds: CLIP byte-level BPE or BERT WordPiece. */
+/**
+ * Picks the tokenizer a model directory (or a tokenizer file) holds: CLIP byte-level BPE, BERT WordPiece or SigLIP's
+ * SentencePiece.
+ */
 public final class Tokenizers {
     private Tokenizers() {}
 
     /**
-     * WordPiece when the directory has a {@code vocab.txt}, or a {@code tokenizer.json} whose model type is
+     * SentencePiece ({@link SentencePieceTokenizer}) for a {@code spiece.model} (or any {@code *.model} file given
+     * directly), checked first: CLIP and BERT directories have none. Otherwise WordPiece when the directory has a
+     * {@code vocab.txt}, or a {@code tokenizer.json} whose model type is
      * WordPiece; CLIP BPE for {@code tokenizer.json} (BPE), {@code vocab.json} + {@code merges.txt} or OpenAI's
      * {@code bpe_simple_vocab_16e6.txt.gz}. An error names the directory and what was looked for.
      */
@@ -21,6 +26,9 @@ public final class Tokenizers {
         if (!Files.exists(path)) throw new NoSuchFileException(path.toString());
         Path dir = Files.isDirectory(path) ? path : path.getParent();
         String file = Files.isDirectory(path) ? null : path.getFileName().toString();
+        if (file == null ? Files.isRegularFile(dir.resolve("spiece.model")) : file.endsWith(".model")) {
+            return SentencePieceTokenizer.load(path);
+        }
         if ("vocab.txt".equals(file) || (file == null && Files.isRegularFile(dir.resolve("vocab.txt"))
                 && !Files.isRegularFile(dir.resolve("merges.txt")))) {
             return BertTokenizer.load(path);
@@ -37,6 +45,6 @@ public final class Tokenizers {
             return ClipTokenizer.load(path);
         }
         throw new NoSuchFileException(path.toString(), null,
-                "no tokenizer files (tokenizer.json, vocab.json + merges.txt, bpe_simple_vocab_16e6.txt.gz or vocab.txt)");
+                "no tokenizer files (tokenizer.json, vocab.json + merges.txt, bpe_simple_vocab_16e6.txt.gz, vocab.txt or spiece.model)");
     }
 }

@@ -151,6 +151,29 @@ class CliTest {
         }
     }
 
+    /** tokenize on the SigLIP SentencePiece fixture: ids and masks [N, 64] equal HF SiglipTokenizer's (cases.json). */
+    @Test
+    void tokenizeSentencePieceDirectoryMatchesHuggingFace() throws Exception {
+        Path dir = Path.of(getClass().getResource("/sentencepiece/spiece.model").toURI()).getParent();
+        JsonNode cases = new ObjectMapper().readTree(dir.resolve("cases.json").toFile()).get("cases");
+        com.fasterxml.jackson.databind.node.ArrayNode texts = new ObjectMapper().createArrayNode();
+        java.util.List<Integer> wantIds = new java.util.ArrayList<>(), wantMask = new java.util.ArrayList<>();
+        for (JsonNode c : cases) {
+            texts.add(c.get("text").asText());
+            c.get("ids").forEach(v -> wantIds.add(v.asInt()));
+            c.get("mask").forEach(v -> wantMask.add(v.asInt()));
+        }
+        Path json = tmp.resolve("texts.json"), ids = tmp.resolve("sp_ids.npy"), mask = tmp.resolve("sp_mask.npy");
+        Files.writeString(json, texts.toString());
+        Run t = Cli.run("tokenize", "--model", dir.toString(), "--texts", json.toString(), "--out", ids.toString(), "--mask-out", mask.toString());
+        assertEquals(0, t.code(), t.err());
+        try (Tensor gotIds = Npy.readInt32(ids); Tensor gotMask = Npy.readInt32(mask)) {
+            assertArrayEquals(new long[] {cases.size(), 64}, gotIds.shape());
+            assertArrayEquals(wantIds.stream().mapToInt(Integer::intValue).toArray(), gotIds.toIntArray());
+            assertArrayEquals(wantMask.stream().mapToInt(Integer::intValue).toArray(), gotMask.toIntArray());
+        }
+    }
+
     /** preprocess --pipeline openai reproduces the golden pixel values; its output and --images give the same embeddings. */
     @Test
     void imagesEndToEnd() throws Exception {

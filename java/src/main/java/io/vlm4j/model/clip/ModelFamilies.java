@@ -38,8 +38,8 @@ import java.util.regex.Pattern;
  *       {@code text_config.json} (HF BertConfig) beside them when present, else from the weights (heads = width / 64,
  *       the BERT-base/large convention, eps 1e-12, exact GELU, pad id 0).</li>
  *   <li><b>SigLIP</b> (HF {@code SiglipModel} export, spec 06): {@code config.json} with model_type siglip; logits
- *       exp(logit_scale)·cos + logit_bias, probabilities by sigmoid. Its SentencePiece tokenizer is not implemented
- *       (text ids must come from elsewhere).</li>
+ *       exp(logit_scale)·cos + logit_bias, probabilities by sigmoid. Its tokenizer is
+ *       {@link io.vlm4j.text.SentencePieceTokenizer} ({@code spiece.model} beside the weights).</li>
  * </ul>
  */
 public final class ModelFamilies {
