@@ -15,8 +15,8 @@ ones of the last run). Only needed to regenerate the committed files; the Java b
 
 timm declares torchvision as a dependency and imports it at module import time (data transforms, FrozenBatchNorm2d),
 but the VisionTransformer forward never calls it. Where torchvision is not installed (it is not on the machines this
-project runs on), this script installs an inert stand-in module for `torchvision.*` before importing timm, so the
-model under test is timm's real code; versions.json records whether the stand-in was used. open_clip is not imported
+project runs on) or does not import, this script installs an inert stand-in module for `torchvision.*`
+(torchvision_stand_in.py) before importing timm, so the model under test is timm's real code; versions.json records whether the stand-in was used. open_clip is not imported
 (it needs torchvision at import time too): the head is rebuilt exactly as open_clip 3.3.0's TimmModel builds it for
 `proj='linear'` (`nn.Sequential(OrderedDict(drop=nn.Dropout(0.), proj=nn.Linear(width, embed_dim, bias=False)))`,
 trunk made with `reset_classifier(0)` and its default pool), and saved under the same module names.
@@ -28,63 +28,19 @@ Writes java/src/test/resources/vit/ (README.md, generated too, lists every file 
 (the saved weights reload into fresh models with identical outputs, a manual MAP-head computation equals HF's) and
 fails on any mismatch.
 """
-import importlib.abc
-import importlib.machinery
 import json
 import os
 import platform
 import shutil
-import sys
-import types
 from collections import OrderedDict
 
 import numpy as np
 import torch
 import torch.nn as nn
 
+import torchvision_stand_in  # noqa: E402  (beside this script)
 
-def install_torchvision_stand_in():
-    """A module finder that answers every `torchvision` / `torchvision.*` import with an inert module whose attributes
-    are inert classes (any attribute of those is another such class), so `from torchvision.x import Y` and
-    `class Z(Y)` work at import time. Returns False when the real torchvision is installed (then nothing is done)."""
-    try:
-        import torchvision  # noqa: F401
-        return False
-    except ImportError:
-        pass
-
-    class Inert(type):
-        def __getattr__(cls, name):
-            if name.startswith('__'):
-                raise AttributeError(name)
-            return Inert(name, (), {})
-
-    class InertModule(types.ModuleType):
-        def __getattr__(self, name):
-            if name.startswith('__'):
-                raise AttributeError(name)
-            return Inert(name, (), {})
-
-    class Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-        def find_spec(self, fullname, path, target=None):
-            if fullname == 'torchvision' or fullname.startswith('torchvision.'):
-                return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-            return None
-
-        def create_module(self, spec):
-            m = InertModule(spec.name)
-            m.__path__ = []
-            m.__version__ = '0.0.0+stand-in'
-            return m
-
-        def exec_module(self, module):
-            pass
-
-    sys.meta_path.insert(0, Finder())
-    return True
-
-
-STAND_IN = install_torchvision_stand_in()
+STAND_IN = torchvision_stand_in.install()
 
 import safetensors  # noqa: E402
 import timm  # noqa: E402
@@ -267,8 +223,8 @@ CPU, float32, `torch.set_num_threads(1)`; HF attention `eager` (SDPA differs fro
 
 **timm without torchvision.** timm declares torchvision as a dependency and imports it when `timm` is imported, but
 torchvision is not installable on this project's machines (not in the offline wheel set). timm was installed with
-`pip install --no-deps` and the script answers `import torchvision...` with an inert stand-in module (its
-`install_torchvision_stand_in`); the ViT code that runs is timm's own (`timm.create_model`). Pillow is needed by
+`pip install --no-deps` and the script answers `import torchvision...` with an inert stand-in module
+(`torchvision_stand_in.py`, also used where an installed torchvision does not import); the ViT code that runs is timm's own (`timm.create_model`). Pillow is needed by
 `timm.data` at import time. open_clip (also needing torchvision) is not imported: its `TimmModel` head for
 `timm_proj="linear"` is rebuilt as open_clip 3.3.0 builds it, `nn.Sequential(OrderedDict(drop=Dropout(0),
 proj=Linear(width, embed_dim, bias=False)))`, under the same module names.
@@ -327,7 +283,7 @@ def main():
     siglip_keys = make_siglip(files)
     versions = dict(python=platform.python_version(), torch=torch.__version__, transformers=transformers.__version__,
                     timm=timm.__version__, safetensors=safetensors.__version__, numpy=np.__version__,
-                    torchvision="stand-in (not installed)" if STAND_IN else __import__("torchvision").__version__)
+                    torchvision="stand-in (not installed or not importable)" if STAND_IN else __import__("torchvision").__version__)
     with open(os.path.join(OUT, "versions.json"), "w") as f:
         json.dump(versions, f, indent=2, sort_keys=True)
         f.write("\n")

@@ -42,7 +42,12 @@ import java.util.stream.Stream;
  *       exp(logit_scale) (WiSE-FT/FLYP practice, spec 07 §5);</li>
  *   <li>{@code contrastive}: CLIP's symmetric InfoNCE between each image and a caption made from its class name with a
  *       prompt template (FLYP), with a learnable temperature clamped to [0, ln 100] after each step; adapters in both
- *       towers train. Validation is zero-shot accuracy with the adapted text tower.</li>
+ *       towers train. Validation is zero-shot accuracy with the adapted text tower. For SigLIP ({@link ClipModel#sigmoidLogits()})
+ *       the loss is the sigmoid loss instead (spec 07 §2, {@link Losses#sigmoid}) with a learnable temperature and logit bias
+ *       (both from the checkpoint, not clamped: HF and big_vision do not clamp, and trained SigLIP holds t above ln 100).
+ *       Several images of one class in a batch get the same caption (with one template, the same embedding); InfoNCE
+ *       keeps FLYP's one positive per row, but the sigmoid loss, which scores every pair on its own, labels a pair
+ *       positive when image and caption share the class, since it would otherwise push one logit both up and down.</li>
  * </ul>
  * AdamW (fused backend kernel), warmup + constant/linear/cosine schedule, gradient clipping, gradient accumulation,
  * optional per-layer activation checkpointing. Deterministic for a seed on the CPU: the data order of epoch e is a
@@ -108,6 +113,8 @@ public final class LoraTrainer {
     static final float NORM_EPS = 1e-12f;
     private static final double MAX_LOGIT_SCALE = Math.log(100);
     public static final String CHECKPOINT = "checkpoint", ADAPTER = "adapter";
+    /** The keys of the contrastive objective's temperature and (SigLIP) logit bias in the checkpoint's optimizer.safetensors. */
+    static final String LOGIT_SCALE = "logit_scale", LOGIT_BIAS = "logit_bias";
 
     private final ClipModel model;
     private final Backend backend;
@@ -180,22 +187,31 @@ public final class LoraTrainer {
             }
             if (params.isEmpty()) throw new IllegalArgumentException("lora-train: the adapter has no module in the tower(s) this objective trains");
             LinearHead head = o.objective() == Objective.CONTRASTIVE ? null : initHead();
-            Parameter logitScale = null;
+            Parameter logitScale = null, logitBias = null;
             if (head != null) params.addAll(head.parameters());
             if (textTrains) {
-                Tensor t = owned.f32(1);
-                t.copyFrom(new float[] {model.logitScale()});
-                logitScale = new Parameter("logit_scale", t, owned.f32(1), false);
+                logitScale = scalar(LOGIT_SCALE, model.logitScale(), owned);
                 params.add(logitScale);
+                if (model.sigmoidLogits()) {
+                    logitBias = scalar(LOGIT_BIAS, model.logitBias(), owned);
+                    params.add(logitBias);
+                }
             }
             try (AdamW opt = new AdamW(backend, params, o.hyper()); LinearHead h = head) {
-                Run run = new Run(state, opt, h, logitScale);
+                Run run = new Run(state, opt, h, logitScale, logitBias);
                 if (resume) run.restore();
                 return run.go();
             }
         } finally {
             model.detachLora();
         }
+    }
+
+    /** A trainable scalar [1] starting at {@code value}, without weight decay (spec 07 §1.3). */
+    private static Parameter scalar(String name, float value, TensorScope owned) {
+        Tensor t = owned.f32(1);
+        t.copyFrom(new float[] {value});
+        return new Parameter(name, t, owned.f32(1), false);
     }
 
     /**
@@ -219,6 +235,7 @@ public final class LoraTrainer {
         final AdamW opt;
         final LinearHead head;
         final Parameter logitScale;
+        final Parameter logitBias;  // SigLIP's, with the sigmoid loss; else null
         final List<StepRecord> steps = new ArrayList<>();
         final List<EpochRecord> epochs = new ArrayList<>();
         long step;          // optimizer steps done
@@ -227,11 +244,12 @@ public final class LoraTrainer {
         final long total = totalSteps();
         int[] textIds;      // per class (contrastive): token ids of its caption under each template, [C·T][context]
 
-        Run(LoraState state, AdamW opt, LinearHead head, Parameter logitScale) {
+        Run(LoraState state, AdamW opt, LinearHead head, Parameter logitScale, Parameter logitBias) {
             this.state = state;
             this.opt = opt;
             this.head = head;
             this.logitScale = logitScale;
+            this.logitBias = logitBias;
         }
 
         Result go() throws IOException {
@@ -260,7 +278,7 @@ public final class LoraTrainer {
                     opt.step(lr);
                     step++;
                     state.refresh();
-                    if (logitScale != null) clampLogitScale();
+                    if (logitScale != null && logitBias == null) clampLogitScale();
                     double secs = (System.nanoTime() - t0) / 1e9;
                     StepRecord r = new StepRecord(step, epoch + 1, loss / items, correct / items, lr, norm, items / secs, secs);
                     steps.add(r);
@@ -357,12 +375,12 @@ public final class LoraTrainer {
                 try (Tape tape = text.forwardTrain(ids, null, temb, o.checkpointActivations())) {
                     double[][] v = normalized(temb, s), dv = new double[b][(int) e];
                     double logT = logitScale.value().toFloatArray()[0];
-                    double[] r = Losses.clipContrastive(u, v, logT, du, dv);
+                    double[] r = logitBias == null ? Losses.clipContrastive(u, v, logT, du, dv)
+                            : Losses.sigmoid(u, v, logT, logitBias.value().toFloatArray()[0], labels, du, dv);  // same class: positive
                     scale(du, 1.0 / parts);
                     scale(dv, 1.0 / parts);
-                    Tensor dg = s.f32(1);
-                    dg.copyFrom(new float[] {(float) (r[1] / parts)});
-                    backend.add(logitScale.grad(), dg, logitScale.grad());
+                    accumulate(logitScale, r[1] / parts, s);
+                    if (logitBias != null) accumulate(logitBias, r[2] / parts, s);
                     Tensor dTemb = s.f32(b, e);
                     backend.l2NormalizeBackward(temb, NORM_EPS, onDevice(dv, s), dTemb);
                     text.backward(tape, dTemb);
@@ -375,6 +393,13 @@ public final class LoraTrainer {
                     return new double[] {r[0], correct};
                 }
             }
+        }
+
+        /** grad += g for a scalar parameter. */
+        void accumulate(Parameter p, double g, TensorScope s) {
+            Tensor dg = s.f32(1);
+            dg.copyFrom(new float[] {(float) g});
+            backend.add(p.grad(), dg, p.grad());
         }
 
         void clampLogitScale() {
@@ -437,10 +462,11 @@ public final class LoraTrainer {
             try (TensorScope host = new TensorScope()) {
                 SafetensorsWriter w = new SafetensorsWriter();
                 opt.save(w, host);
-                if (logitScale != null) {
+                for (Parameter p : new Parameter[] {logitScale, logitBias}) {
+                    if (p == null) continue;
                     Tensor t = host.f32(1);
-                    t.copyFrom(logitScale.value());
-                    w.add("logit_scale", t);
+                    t.copyFrom(p.value());
+                    w.add(p.name(), t);
                 }
                 w.write(tmp.resolve("optimizer.safetensors"));
             }
@@ -517,9 +543,10 @@ public final class LoraTrainer {
             }
             try (WeightStore store = WeightStore.open(dir.resolve("optimizer.safetensors"))) {
                 opt.load(store, step);
-                if (logitScale != null) {
-                    try (Tensor t = store.load("logit_scale", 1)) {
-                        logitScale.value().copyFrom(t);
+                for (Parameter p : new Parameter[] {logitScale, logitBias}) {
+                    if (p == null) continue;
+                    try (Tensor t = store.load(p.name(), 1)) {
+                        p.value().copyFrom(t);
                     }
                 }
             }

@@ -1,5 +1,7 @@
 package io.vlm4j.train;
 
+import io.vlm4j.model.vit.SiglipLogits;
+
 /**
  * The training losses of spec 07, on the host in double precision (their inputs are [B, C] logits or [B, E] embeddings:
  * small next to the towers, and spec 07 asks for at least FP32 here whatever the towers compute in). Each returns the
@@ -71,6 +73,40 @@ public final class Losses {
             }
         }
         return new double[] {loss, dt};
+    }
+
+    /**
+     * SigLIP's sigmoid loss (spec 07 §2; HF {@code SiglipModel} {@code return_loss}, big_vision) on L2-normalized u [B][E]
+     * (images) and v [B][E] (texts) with temperature t (scale s = eᵗ) and bias b: Z = s·U·Vᵀ + b,
+     * L = (1/B)·Σ_ij softplus(−y_ij·Z_ij) with y_ij = +1 when {@code groups[i] == groups[j]}, else −1. Groups 0..B−1 (every
+     * pair but the diagonal negative) give HF's loss; equal groups make several pairs positive (images of one class and
+     * their captions). Writes dU, dV [B][E] and returns {L, dL/dt, dL/db}.
+     */
+    public static double[] sigmoid(double[][] u, double[][] v, double t, double b, int[] groups, double[][] dU, double[][] dV) {
+        int n = u.length;
+        if (v.length != n || groups.length != n) {
+            throw new IllegalArgumentException("sigmoid loss: " + n + " images, " + v.length + " texts and " + groups.length + " groups");
+        }
+        double s = Math.exp(t), loss = 0, dt = 0, db = 0;
+        for (int i = 0; i < n; i++) {
+            java.util.Arrays.fill(dU[i], 0);
+            java.util.Arrays.fill(dV[i], 0);
+        }
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                double cos = dot(u[i], v[j]), y = groups[i] == groups[j] ? 1 : -1;
+                double m = -y * (s * cos + b);                  // softplus(m) = −log σ(y·Z), computed stably
+                loss += Math.max(m, 0) + Math.log1p(Math.exp(-Math.abs(m)));
+                double g = -y * SiglipLogits.sigmoid(m) / n;    // ∂L/∂Z_ij = −y·σ(−y·Z)/B
+                db += g;
+                dt += g * s * cos;
+                for (int k = 0; k < u[i].length; k++) {
+                    dU[i][k] += s * g * v[j][k];
+                    dV[j][k] += s * g * u[i][k];
+                }
+            }
+        }
+        return new double[] {loss / n, dt, db};
     }
 
     static double logSumExp(double[] z) {

@@ -437,10 +437,16 @@ public final class ClipEncoder implements AutoCloseable {
      */
     public static void project(Backend backend, TensorScope scratch, Tensor pooled, Tensor projection, LoraSite site, Tensor t,
                         boolean training, Tensor out) {
+        project(backend, scratch, pooled, projection, null, site, t, training, out);
+    }
+
+    /** {@link #project} for a Linear with a bias (F32 [E]; SigLIP's text head), or without one (bias null). */
+    public static void project(Backend backend, TensorScope scratch, Tensor pooled, Tensor projection, Tensor bias, LoraSite site, Tensor t,
+                        boolean training, Tensor out) {
         long b = pooled.dim(0), e = projection.dim(0);
         Tensor devOut = out.device() == backend.device() ? out : scratch.f32(b, e);
         Tensor projected = pooled.dtype() == DType.F32 ? devOut : scratch.allocate(pooled.dtype(), b, e);
-        backend.linear(pooled, projection, null, Activation.NONE, null, projected);
+        backend.linear(pooled, projection, bias, Activation.NONE, null, projected);
         if (site != null) site.forward(pooled, projected, t != null ? t : scratch.allocate(pooled.dtype(), b, site.rankSum()), training, scratch);
         if (projected != devOut) backend.convert(projected, devOut);
         if (devOut != out) out.copyFrom(devOut);

@@ -11,8 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A pre-LN tower's LoRA adapters: those of its {@link ClipEncoder} and of its final projection (a Linear; its bias, if any,
- * is the tower's business).
+ * A pre-LN tower's LoRA adapters: those of its {@link ClipEncoder} and of the Linears after it (CLIP: the final projection;
+ * SigLIP: the pooling head's out_proj and MLP, or the text head). Their biases, if any, are the tower's business.
  */
 public final class TowerAdapters {
 
@@ -37,47 +37,70 @@ public final class TowerAdapters {
         @Override
         default boolean trainable() { return true; }
     }
+
+    /** A Linear after the encoder: its HF module path and weight [out, in] (not a prepared weight: merged in place). */
+    public record Head(String path, Tensor weight) {}
+
     private final Backend backend;
     private final ClipEncoder encoder;
-    private final String projectionName;  // HF module path: visual_projection or text_projection
-    private final Tensor projection;      // [E, D], or null for a tower without a projection
-    private LoraSite projectionSite;      // null without an adapter on the projection
+    private final List<Head> heads;
+    private final LoraSite[] sites;  // per head; null entries: no adapter on that Linear
 
+    /**
+     * The encoder and one projection (HF module path {@code projectionName}, e.g. visual_projection), weight [E, D], or
+     * none when {@code projection} is null.
+     */
     public TowerAdapters(Backend backend, ClipEncoder encoder, String projectionName, Tensor projection) {
-        this.backend = backend;
-        this.encoder = encoder;
-        this.projectionName = projectionName;
-        this.projection = projection;
+        this(backend, encoder, projection == null ? List.of() : List.of(new Head(projectionName, projection)));
     }
 
-    /** The Linear modules an adapter may wrap: the encoder's and the projection. */
+    public TowerAdapters(Backend backend, ClipEncoder encoder, List<Head> heads) {
+        this.backend = backend;
+        this.encoder = encoder;
+        this.heads = List.copyOf(heads);
+        this.sites = new LoraSite[this.heads.size()];
+    }
+
+    /** The Linear modules an adapter may wrap: the encoder's, then the heads in order. */
     public List<LoraWeights.Linear> linears() {
         List<LoraWeights.Linear> list = new ArrayList<>(encoder.linears());
-        if (projection != null) list.add(new LoraWeights.Linear(projectionName, projection.dim(1), projection.dim(0)));
+        for (Head h : heads) list.add(new LoraWeights.Linear(h.path(), h.weight().dim(1), h.weight().dim(0)));
         return list;
     }
 
     public void attach(LoraState state) {
         detach();
-        encoder.attach(state);
-        if (projection != null) projectionSite = state.site(backend, projection.dim(1), projection.dim(0), new String[] {projectionName}, 0);
+        try {
+            encoder.attach(state);
+            for (int i = 0; i < heads.size(); i++) {
+                Tensor w = heads.get(i).weight();
+                sites[i] = state.site(backend, w.dim(1), w.dim(0), new String[] {heads.get(i).path()}, 0);
+            }
+        } catch (RuntimeException e) {
+            detach();
+            throw e;
+        }
     }
 
     public void detach() {
         encoder.detach();
-        if (projectionSite != null) projectionSite.close();
-        projectionSite = null;
+        for (int i = 0; i < sites.length; i++) {
+            if (sites[i] != null) sites[i].close();
+            sites[i] = null;
+        }
     }
 
     /** Merges the attached adapters into the weights (sign +1) or takes them out (−1). */
     public void merge(int sign) {
         encoder.merge(sign);
-        if (projectionSite != null) {
-            try (TensorScope scratch = new TensorScope(backend.device())) {
-                projectionSite.mergeInto(projection, sign, scratch);
-            }
+        try (TensorScope scratch = new TensorScope(backend.device())) {
+            for (int i = 0; i < heads.size(); i++) if (sites[i] != null) sites[i].mergeInto(heads.get(i).weight(), sign, scratch);
         }
     }
 
-    public LoraSite projectionSite() { return projectionSite; }
+    /** The site of head {@code i} (in the constructor's order), or null without an adapter there. */
+    public LoraSite site(int i) { return sites[i]; }
+
+    /** The site of the first head (CLIP's projection), or null without one or without an adapter there. */
+    public LoraSite projectionSite() { return sites.length == 0 ? null : sites[0]; }
 }
