@@ -2,13 +2,17 @@ package io.vlm4j.testing;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.cpu.CpuBackend;
 import io.vlm4j.io.SafetensorsWriter;
 import io.vlm4j.model.clip.ClipConfig;
 import io.vlm4j.model.clip.ClipVisionConfig;
 import io.vlm4j.model.clip.ClipVisionTower;
+import io.vlm4j.model.clip.ModelFamilies;
 import io.vlm4j.model.clip.RandomWeights;
 import io.vlm4j.model.clip.WeightSource;
+import io.vlm4j.model.vit.SiglipConfig;
+import io.vlm4j.model.vit.SiglipConfigLoader;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
 import java.io.IOException;
@@ -32,6 +36,58 @@ public final class TinyModels {
     /** A CLIPVisionModelWithProjection directory: config.json and model.safetensors holding RandomWeights(seed). */
     public static Path writeVisionModel(Path dir, long seed) throws IOException {
         Files.createDirectories(dir);
+        writeWeights(dir, seed, (b, w) -> new ClipVisionTower(b, VISION, VISION.projectionDim(), w));
+        ObjectNode c = new ObjectMapper().createObjectNode();
+        c.put("model_type", "clip_vision_model").put("hidden_size", VISION.hiddenSize()).put("intermediate_size", VISION.intermediateSize())
+                .put("num_hidden_layers", VISION.numHiddenLayers()).put("num_attention_heads", VISION.numAttentionHeads())
+                .put("num_channels", 3).put("image_size", VISION.imageSize()).put("patch_size", VISION.patchSize())
+                .put("hidden_act", VISION.hiddenAct()).put("layer_norm_eps", VISION.layerNormEps())
+                .put("projection_dim", VISION.projectionDim());
+        new ObjectMapper().writeValue(dir.resolve("config.json").toFile(), c);
+        return dir;
+    }
+
+    /**
+     * A tiny HF SigLIP directory (vision 32 px / patch 8, width 32; text width 24, 64 positions, vocabulary 500; 2 layers
+     * each) with RandomWeights(seed), SigLIP preprocessing, and the test SentencePiece model (resources/sentencepiece,
+     * 500 pieces, pad = eos = 1), so every command runs on it end to end.
+     */
+    public static Path writeSiglipModel(Path dir, long seed) throws IOException {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("config.json"), """
+                {"model_type": "siglip",
+                 "text_config": {"hidden_act": "gelu_pytorch_tanh", "hidden_size": 24, "intermediate_size": 40, "layer_norm_eps": 1e-06,
+                   "max_position_embeddings": 64, "num_attention_heads": 4, "num_hidden_layers": 2, "pad_token_id": 1, "eos_token_id": 1,
+                   "projection_size": 32, "vocab_size": 500},
+                 "vision_config": {"hidden_act": "gelu_pytorch_tanh", "hidden_size": 32, "image_size": 32, "intermediate_size": 64,
+                   "layer_norm_eps": 1e-06, "num_attention_heads": 4, "num_channels": 3, "num_hidden_layers": 2, "patch_size": 8}}
+                """);
+        Files.writeString(dir.resolve("preprocessor_config.json"), """
+                {"image_processor_type": "SiglipImageProcessor", "do_resize": true, "size": {"height": 32, "width": 32}, "resample": 3,
+                 "do_rescale": true, "rescale_factor": 0.00392156862745098, "do_normalize": true,
+                 "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
+                """);
+        SiglipConfig config = SiglipConfigLoader.load(dir.resolve("config.json"));
+        writeWeights(dir, seed, (b, w) -> ModelFamilies.siglip(b, config, w));
+        for (String f : new String[] {"spiece.model", "tokenizer_config.json"}) {
+            try (var in = TinyModels.class.getResourceAsStream("/sentencepiece/" + f)) {
+                Files.copy(in, dir.resolve(f));
+            }
+        }
+        return dir;
+    }
+
+    /** What a model builder reads from its weights. */
+    @FunctionalInterface
+    interface Builder {
+        AutoCloseable build(Backend backend, WeightSource weights) throws IOException;
+    }
+
+    /**
+     * model.safetensors in {@code dir} with every tensor {@code builder} reads (names and shapes recorded by building
+     * the model once on a recording source), valued RandomWeights(seed).
+     */
+    static void writeWeights(Path dir, long seed, Builder builder) throws IOException {
         Map<String, long[]> shapes = new LinkedHashMap<>();
         RandomWeights random = new RandomWeights(seed);
         WeightSource recorder = new WeightSource() {
@@ -47,21 +103,17 @@ public final class TinyModels {
             @Override
             public String describe() { return "recorder"; }
         };
-        try (CpuBackend cpu = new CpuBackend(); ClipVisionTower t = new ClipVisionTower(cpu, VISION, VISION.projectionDim(), recorder)) {
-            // built only to learn which tensors a vision tower reads
+        try (CpuBackend cpu = new CpuBackend(); AutoCloseable model = builder.build(cpu, recorder)) {
+            // built only to learn which tensors it reads
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
         try (TensorScope scope = new TensorScope()) {
             SafetensorsWriter w = new SafetensorsWriter();
             for (Map.Entry<String, long[]> e : shapes.entrySet()) w.add(e.getKey(), scope.track(random.tensor(e.getKey(), e.getValue())));
             w.write(dir.resolve("model.safetensors"));
         }
-        ObjectNode c = new ObjectMapper().createObjectNode();
-        c.put("model_type", "clip_vision_model").put("hidden_size", VISION.hiddenSize()).put("intermediate_size", VISION.intermediateSize())
-                .put("num_hidden_layers", VISION.numHiddenLayers()).put("num_attention_heads", VISION.numAttentionHeads())
-                .put("num_channels", 3).put("image_size", VISION.imageSize()).put("patch_size", VISION.patchSize())
-                .put("hidden_act", VISION.hiddenAct()).put("layer_norm_eps", VISION.layerNormEps())
-                .put("projection_dim", VISION.projectionDim());
-        new ObjectMapper().writeValue(dir.resolve("config.json").toFile(), c);
-        return dir;
     }
 }

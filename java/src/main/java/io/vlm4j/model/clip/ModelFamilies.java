@@ -177,6 +177,14 @@ public final class ModelFamilies {
                 Math.toIntExact(types[0]), 1e-12, "gelu", 0);
     }
 
+    /**
+     * A SigLIP model from a configuration and weights under HF {@code SiglipModel} names (logit_scale / logit_bias when
+     * present, else the training init ln 10 / −10), on {@code backend}, which the caller keeps owning.
+     */
+    public static ClipModel siglip(Backend backend, SiglipConfig c, WeightSource w) throws IOException {
+        return siglip(backend, false, c, w);
+    }
+
     private static ClipModel siglip(Backend backend, boolean owns, SiglipConfig c, WeightSource w) throws IOException {
         SiglipVisionTower vision = null;
         SiglipTextTower text = null;
