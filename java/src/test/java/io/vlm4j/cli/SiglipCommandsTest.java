@@ -16,8 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A SigLIP directory (HF config + safetensors + spiece.model) through every command: tokenize, encode-texts,
- * encode-images, zero-shot (each label's sigmoid with the model's scale and bias) and lora-train with the sigmoid
- * contrastive loss, then lora-eval and zero-shot with the trained adapter.
+ * encode-images, zero-shot (each label's sigmoid with the model's scale and bias), compare beside a CLIP model, and
+ * lora-train with the sigmoid contrastive loss, then lora-eval and zero-shot with the trained adapter.
  */
 class SiglipCommandsTest {
 
@@ -69,6 +69,12 @@ class SiglipCommandsTest {
                 "--dataset", "folder:" + data, "--split", "val", "--out", tmp.resolve("eval.json").toString(), "--backend", "cpu");
         assertEquals(0, eval.code(), eval.err());
         assertTrue(Files.readString(tmp.resolve("eval.json")).contains("\"accuracy\""));
+        Path report = tmp.resolve("report");
+        Cli.Run cmp = Cli.run("compare", "--models", "clip=" + TinyModels.writeVisionModel(tmp.resolve("clip"), 1) + ",siglip=" + model,
+                "--dataset", "folder:" + data, "--no-tsne", "--out", report.toString());
+        assertEquals(0, cmp.code(), cmp.out() + cmp.err());
+        String md = Files.readString(report.resolve("report.md"));
+        assertTrue(md.contains("siglip") && md.contains("clip"), md);
         Cli.Run zsAdapted = Cli.run("zero-shot", "--model", model.toString(), "--images", img.toString(), "--labels", "left,right,top",
                 "--adapter", out.resolve("adapter").toString());
         assertEquals(0, zsAdapted.code(), zsAdapted.err());
