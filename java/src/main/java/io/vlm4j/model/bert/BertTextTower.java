@@ -222,7 +222,7 @@ public final class BertTextTower implements io.vlm4j.model.TextTower {
         int[] mask = hostMask(ids, attentionMask);
         DType compute = backend.computeType();
         try (TensorScope scratch = new TensorScope(backend.device())) {
-            TensorScope keep = tape != null ? tape.scope : scratch;
+            TensorScope keep = tape != null ? tape.scope() : scratch;
             Tensor devIds = ids.device() == backend.device() ? ids : scratch.track(backend.onDevice(ids));
             Tensor devMask = keep.track(backend.adopt(Tensor.ofInts(mask, b, len)));  // [B, L] 1 = keep
             Tensor x = keep.allocate(compute, b, len, d);  // [B, L, D]
@@ -323,17 +323,13 @@ public final class BertTextTower implements io.vlm4j.model.TextTower {
     public boolean trainable() { return true; }
 
     /** What {@link #backward} reads; it owns every tensor it keeps, the key mask included. */
-    public static final class Tape implements io.vlm4j.model.Tape {
-        private final TensorScope scope;
+    public static final class Tape extends io.vlm4j.model.Tape {
         private final List<BertEncoder.LayerTape> layers = new ArrayList<>();
         private final BertHead.Saved head = new BertHead.Saved();
         private Tensor mask;    // [B, L] I32 on the device, 1 = key kept
         private Tensor hidden;  // [B, L, D] last_hidden_state
 
-        private Tape(TensorScope scope) { this.scope = scope; }
-
-        @Override
-        public void close() { scope.close(); }
+        private Tape(io.vlm4j.tensor.Device device) { super(device); }
     }
 
     /**
@@ -345,14 +341,9 @@ public final class BertTextTower implements io.vlm4j.model.TextTower {
         if (checkInputs("bert forwardTrain", ids, attentionMask, out) == 0) {
             throw new IllegalArgumentException("bert forwardTrain: empty batch");
         }
-        Tape tape = new Tape(new TensorScope(backend.device()));
-        try {
+        return io.vlm4j.model.Tape.record(new Tape(backend.device()), tape -> {
             run(ids, attentionMask, out, tape, checkpoint);
-            return tape;
-        } catch (RuntimeException e) {
-            tape.close();
-            throw e;
-        }
+        });
     }
 
     /**

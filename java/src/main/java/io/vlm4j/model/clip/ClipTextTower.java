@@ -170,16 +170,12 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower, TowerAdapt
     public TowerAdapters adapters() { return adapters; }
 
     /** What {@link #backward} needs from a training forward; closing it frees the saved activations. */
-    public static final class Tape implements io.vlm4j.model.Tape {
-        private final TensorScope scope;
+    public static final class Tape extends io.vlm4j.model.Tape {
         private final List<ClipEncoder.LayerTape> layers = new ArrayList<>();
         private Tensor encoded, pooled, t, mask;
         private long[] positions;
 
-        private Tape(TensorScope scope) { this.scope = scope; }
-
-        @Override
-        public void close() { scope.close(); }
+        private Tape(io.vlm4j.tensor.Device device) { super(device); }
     }
 
     /** A training forward of ids [B, L] (attentionMask as in {@link #forward(Tensor, Tensor, Tensor, Observer)}). */
@@ -188,28 +184,23 @@ public final class ClipTextTower implements io.vlm4j.model.TextTower, TowerAdapt
         long b = checkInputs(ids, out), d = config.hiddenSize();
         if (b == 0) throw new IllegalArgumentException("text forwardTrain: empty batch");
         DType compute = backend.computeType();
-        Tape tape = new Tape(new TensorScope(backend.device()));
-        try {
-            Tensor devIds = ids.device() == backend.device() ? ids : tape.scope.track(backend.onDevice(ids));
+        return io.vlm4j.model.Tape.record(new Tape(backend.device()), tape -> {
+            Tensor devIds = ids.device() == backend.device() ? ids : tape.scope().track(backend.onDevice(ids));
             if (attentionMask != null) {  // the tape's own copy: the caller may close its mask before the backward
-                tape.mask = tape.scope.allocate(attentionMask.dtype(), attentionMask.shape());
+                tape.mask = tape.scope().allocate(attentionMask.dtype(), attentionMask.shape());
                 tape.mask.copyFrom(attentionMask);
             }
-            Tensor x = embed(devIds, tape.scope);
-            tape.encoded = encoder.forwardTrain(x, true, tape.mask, checkpoint, tape.scope, tape.layers);
-            Tensor normed = tape.scope.allocate(compute, tape.encoded.shape());
+            Tensor x = embed(devIds, tape.scope());
+            tape.encoded = encoder.forwardTrain(x, true, tape.mask, checkpoint, tape.scope(), tape.layers);
+            Tensor normed = tape.scope().allocate(compute, tape.encoded.shape());
             backend.layerNorm(tape.encoded, finalGamma, finalBeta, (float) config.layerNormEps(), normed);
-            tape.pooled = tape.scope.allocate(compute, b, d);
+            tape.pooled = tape.scope().allocate(compute, b, d);
             tape.positions = backend.eosPool(normed, devIds, poolingEosId(), tape.pooled);
-            if (adapters.projectionSite() != null) tape.t = tape.scope.allocate(compute, b, adapters.projectionSite().rankSum());
+            if (adapters.projectionSite() != null) tape.t = tape.scope().allocate(compute, b, adapters.projectionSite().rankSum());
             try (TensorScope scratch = new TensorScope(backend.device())) {
                 ClipEncoder.project(backend, scratch, tape.pooled, projection, adapters.projectionSite(), tape.t, true, out);
             }
-            return tape;
-        } catch (RuntimeException e) {
-            tape.close();
-            throw e;
-        }
+        });
     }
 
     /** Backward of {@link #forwardTrain}: dOut F32 [B, E] on the backend's device; adapter gradients accumulate. */

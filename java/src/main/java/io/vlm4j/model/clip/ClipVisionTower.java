@@ -135,15 +135,11 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower, TowerAd
     public TowerAdapters adapters() { return adapters; }
 
     /** What {@link #backward} needs from a training forward; closing it frees the saved activations. */
-    public static final class Tape implements io.vlm4j.model.Tape {
-        private final TensorScope scope;
+    public static final class Tape extends io.vlm4j.model.Tape {
         private final List<ClipEncoder.LayerTape> layers = new ArrayList<>();
         private Tensor cls, clsNorm, t;
 
-        private Tape(TensorScope scope) { this.scope = scope; }
-
-        @Override
-        public void close() { scope.close(); }
+        private Tape(io.vlm4j.tensor.Device device) { super(device); }
     }
 
     /**
@@ -156,23 +152,18 @@ public final class ClipVisionTower implements io.vlm4j.model.ImageTower, TowerAd
         if (b == 0) throw new IllegalArgumentException("vision forwardTrain: empty batch");
         long d = config.hiddenSize(), n = config.numPositions();
         DType compute = backend.computeType();
-        Tape tape = new Tape(new TensorScope(backend.device()));
-        try {
-            Tensor x = embed(pixels, null, tape.scope);
-            Tensor y = encoder.forwardTrain(x, false, null, checkpoint, tape.scope, tape.layers);
-            tape.cls = tape.scope.allocate(compute, b, d);
+        return io.vlm4j.model.Tape.record(new Tape(backend.device()), tape -> {
+            Tensor x = embed(pixels, null, tape.scope());
+            Tensor y = encoder.forwardTrain(x, false, null, checkpoint, tape.scope(), tape.layers);
+            tape.cls = tape.scope().allocate(compute, b, d);
             backend.copyRows(y, 0, n * d, tape.cls, 0, d, b, d);
-            tape.clsNorm = tape.scope.allocate(compute, b, d);
+            tape.clsNorm = tape.scope().allocate(compute, b, d);
             backend.layerNorm(tape.cls, postGamma, postBeta, (float) config.layerNormEps(), tape.clsNorm);
-            if (adapters.projectionSite() != null) tape.t = tape.scope.allocate(compute, b, adapters.projectionSite().rankSum());
+            if (adapters.projectionSite() != null) tape.t = tape.scope().allocate(compute, b, adapters.projectionSite().rankSum());
             try (TensorScope scratch = new TensorScope(backend.device())) {
                 ClipEncoder.project(backend, scratch, tape.clsNorm, projection, adapters.projectionSite(), tape.t, true, out);
             }
-            return tape;
-        } catch (RuntimeException e) {
-            tape.close();
-            throw e;
-        }
+        });
     }
 
     /** Backward of {@link #forwardTrain}: dOut F32 [B, E] on the backend's device; adapter gradients accumulate. */

@@ -155,8 +155,7 @@ public final class SiglipTextTower implements io.vlm4j.model.TextTower, TowerAda
     public TowerAdapters adapters() { return adapters; }
 
     /** What {@link #backward} needs from a training forward; owns all of it (the mask too), and closing it frees it. */
-    public static final class Tape implements io.vlm4j.model.Tape {
-        private final TensorScope scope;
+    public static final class Tape extends io.vlm4j.model.Tape {
         private final List<ClipEncoder.LayerTape> layers = new ArrayList<>();
         private Tensor mask;       // I32 [B, L] a copy of the caller's, or null
         private Tensor encoded;    // [B, L, D] encoder output
@@ -164,10 +163,7 @@ public final class SiglipTextTower implements io.vlm4j.model.TextTower, TowerAda
         private Tensor lastNorm;   // [B, D] after it: the head's input
         private Tensor t;          // [B, R] the head adapter's x·Âᵀ, or null
 
-        private Tape(TensorScope scope) { this.scope = scope; }
-
-        @Override
-        public void close() { scope.close(); }
+        private Tape(io.vlm4j.tensor.Device device) { super(device); }
     }
 
     /** A training forward of ids [B, L] (attentionMask I32 [B, L] or null, as SigLIP runs): as {@link #forward(Tensor, Tensor, Tensor)}. */
@@ -176,27 +172,22 @@ public final class SiglipTextTower implements io.vlm4j.model.TextTower, TowerAda
         long b = checkInputs("siglip text forwardTrain", ids, attentionMask, out), len = ids.dim(1), d = config.hiddenSize();
         if (b == 0) throw new IllegalArgumentException("siglip text forwardTrain: empty batch");
         DType compute = backend.computeType();
-        Tape tape = new Tape(new TensorScope(backend.device()));
-        try {
+        return io.vlm4j.model.Tape.record(new Tape(backend.device()), tape -> {
             if (attentionMask != null) {  // the backward reads it after the caller may have freed or changed its own
-                tape.mask = tape.scope.allocate(DType.I32, b, len);
+                tape.mask = tape.scope().allocate(DType.I32, b, len);
                 tape.mask.copyFrom(attentionMask);
             }
-            Tensor x = embed(ids, tape.scope);
-            tape.encoded = encoder.forwardTrain(x, false, tape.mask, checkpoint, tape.scope, tape.layers);
-            tape.last = tape.scope.allocate(compute, b, d);
+            Tensor x = embed(ids, tape.scope());
+            tape.encoded = encoder.forwardTrain(x, false, tape.mask, checkpoint, tape.scope(), tape.layers);
+            tape.last = tape.scope().allocate(compute, b, d);
             backend.copyRows(tape.encoded, (len - 1) * d, len * d, tape.last, 0, d, b, d);
-            tape.lastNorm = tape.scope.allocate(compute, b, d);
+            tape.lastNorm = tape.scope().allocate(compute, b, d);
             backend.layerNorm(tape.last, finalGamma, finalBeta, (float) config.layerNormEps(), tape.lastNorm);
-            if (adapters.projectionSite() != null) tape.t = tape.scope.allocate(compute, b, adapters.projectionSite().rankSum());
+            if (adapters.projectionSite() != null) tape.t = tape.scope().allocate(compute, b, adapters.projectionSite().rankSum());
             try (TensorScope scratch = new TensorScope(backend.device())) {
                 ClipEncoder.project(backend, scratch, tape.lastNorm, headWeight, headBias, adapters.projectionSite(), tape.t, true, out);
             }
-            return tape;
-        } catch (RuntimeException e) {
-            tape.close();
-            throw e;
-        }
+        });
     }
 
     /** Backward of {@link #forwardTrain}: dOut F32 [B, E] on the backend's device; adapter gradients accumulate. */

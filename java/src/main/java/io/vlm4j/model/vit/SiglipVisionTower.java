@@ -161,7 +161,7 @@ public final class SiglipVisionTower implements io.vlm4j.model.ImageTower, Tower
         long b = attn.dim(0), d = config.hiddenSize(), f = config.intermediateSize();
         DType compute = backend.computeType();
         boolean training = tape != null;
-        TensorScope keep = training ? tape.scope : scratch;
+        TensorScope keep = training ? tape.scope() : scratch;
         Tensor[] t = new Tensor[3];  // each adapter's x·Âᵀ
         for (int j = 0; j < 3; j++) if (adapters.site(j) != null) t[j] = keep.allocate(compute, b, adapters.site(j).rankSum());
         Tensor hidden = keep.allocate(compute, b, d);                        // out_proj: the head's residual stream
@@ -202,8 +202,7 @@ public final class SiglipVisionTower implements io.vlm4j.model.ImageTower, Tower
     public TowerAdapters adapters() { return adapters; }
 
     /** What {@link #backward} needs from a training forward; closing it frees the saved activations. */
-    public static final class Tape implements io.vlm4j.model.Tape {
-        private final TensorScope scope;
+    public static final class Tape extends io.vlm4j.model.Tape {
         private final List<ClipEncoder.LayerTape> layers = new ArrayList<>();
         private Tensor encoded;       // [B, N, D] encoder output (post_layernorm's input)
         private Tensor packed;        // [B, N, 3D] the head attention's packed q | k | v (q only in row 0)
@@ -212,10 +211,7 @@ public final class SiglipVisionTower implements io.vlm4j.model.ImageTower, Tower
         private Tensor hidden, normed, pre;  // [B, D], [B, D], [B, F]: out_proj output, head LayerNorm, fc1 before act
         private Tensor[] t;           // the head adapters' x·Âᵀ (nulls without an adapter)
 
-        private Tape(TensorScope scope) { this.scope = scope; }
-
-        @Override
-        public void close() { scope.close(); }
+        private Tape(io.vlm4j.tensor.Device device) { super(device); }
     }
 
     /**
@@ -234,27 +230,24 @@ public final class SiglipVisionTower implements io.vlm4j.model.ImageTower, Tower
         if (b == 0) throw new IllegalArgumentException("siglip vision forwardTrain: empty batch");
         long d = config.hiddenSize(), n = config.numPositions();
         DType compute = backend.computeType();
-        Tape tape = new Tape(new TensorScope(backend.device()));
-        try (TensorScope scratch = new TensorScope(backend.device())) {
-            Tensor x = embed(pixels, tape.scope);
-            tape.encoded = encoder.forwardTrain(x, false, null, checkpoint, tape.scope, tape.layers);
-            Tensor normed = scratch.allocate(compute, b, n, d);                // post_layernorm: the keys' and values' input
-            backend.layerNorm(tape.encoded, postGamma, postBeta, (float) config.layerNormEps(), normed);
-            Tensor kv = scratch.allocate(compute, b, n, 2 * d);               // rows [D, 3D) of in_proj: k | v
-            backend.linear(normed, inProj.view(d * d, 2 * d, d), inBias.view(d, 2 * d), Activation.NONE, null, kv);
-            tape.packed = tape.scope.allocate(compute, b, n, 3 * d);          // zeros, then q in row 0 and k | v everywhere
-            backend.copyRows(kv, 0, 2 * d, tape.packed, d, 3 * d, b * n, 2 * d);
-            backend.copyRows(query, 0, 0, tape.packed, 0, n * 3 * d, b, d);
-            tape.attnAll = tape.scope.allocate(compute, b, n, d);
-            backend.attentionPacked(tape.packed, tape.attnAll, config.numAttentionHeads(), false, null);
-            Tensor attn = tape.scope.allocate(compute, b, d);
-            backend.copyRows(tape.attnAll, 0, n * d, attn, 0, d, b, d);
-            headOutput(attn, out, tape, scratch);
-            return tape;
-        } catch (RuntimeException e) {
-            tape.close();
-            throw e;
-        }
+        return io.vlm4j.model.Tape.record(new Tape(backend.device()), tape -> {
+            try (TensorScope scratch = new TensorScope(backend.device())) {
+                Tensor x = embed(pixels, tape.scope());
+                tape.encoded = encoder.forwardTrain(x, false, null, checkpoint, tape.scope(), tape.layers);
+                Tensor normed = scratch.allocate(compute, b, n, d);                // post_layernorm: the keys' and values' input
+                backend.layerNorm(tape.encoded, postGamma, postBeta, (float) config.layerNormEps(), normed);
+                Tensor kv = scratch.allocate(compute, b, n, 2 * d);               // rows [D, 3D) of in_proj: k | v
+                backend.linear(normed, inProj.view(d * d, 2 * d, d), inBias.view(d, 2 * d), Activation.NONE, null, kv);
+                tape.packed = tape.scope().allocate(compute, b, n, 3 * d);          // zeros, then q in row 0 and k | v everywhere
+                backend.copyRows(kv, 0, 2 * d, tape.packed, d, 3 * d, b * n, 2 * d);
+                backend.copyRows(query, 0, 0, tape.packed, 0, n * 3 * d, b, d);
+                tape.attnAll = tape.scope().allocate(compute, b, n, d);
+                backend.attentionPacked(tape.packed, tape.attnAll, config.numAttentionHeads(), false, null);
+                Tensor attn = tape.scope().allocate(compute, b, d);
+                backend.copyRows(tape.attnAll, 0, n * d, attn, 0, d, b, d);
+                headOutput(attn, out, tape, scratch);
+            }
+        });
     }
 
     /**

@@ -177,15 +177,11 @@ public final class TimmVisionTower implements io.vlm4j.model.ImageTower, TowerAd
     public TowerAdapters adapters() { return adapters; }
 
     /** What {@link #backward} needs from {@link #forwardTrain}. */
-    private static final class TimmTape implements io.vlm4j.model.Tape {
-        private final TensorScope scope;
+    private static final class TimmTape extends io.vlm4j.model.Tape {
         private final List<ClipEncoder.LayerTape> layers = new ArrayList<>();
         private Tensor raw, pooled, t;
 
-        private TimmTape(TensorScope scope) { this.scope = scope; }
-
-        @Override
-        public void close() { scope.close(); }
+        private TimmTape(io.vlm4j.tensor.Device device) { super(device); }
     }
 
     @Override
@@ -193,26 +189,21 @@ public final class TimmVisionTower implements io.vlm4j.model.ImageTower, TowerAd
         long b = checkForward("timm vision forwardTrain", pixels, out), d = config.width();
         if (b == 0) throw new IllegalArgumentException("timm vision forwardTrain: empty batch");
         DType compute = backend.computeType();
-        TimmTape tape = new TimmTape(new TensorScope(backend.device()));
-        try {
-            Tensor x = embed(pixels, tape.scope);
-            Tensor y = encoder.forwardTrain(x, false, null, checkpoint, tape.scope, tape.layers);
-            tape.raw = tape.scope.allocate(compute, b, d);
+        return io.vlm4j.model.Tape.record(new TimmTape(backend.device()), tape -> {
+            Tensor x = embed(pixels, tape.scope());
+            Tensor y = encoder.forwardTrain(x, false, null, checkpoint, tape.scope(), tape.layers);
+            tape.raw = tape.scope().allocate(compute, b, d);
             pool(y, tape.raw);
             tape.pooled = tape.raw;
             if (finalGamma != null) {
-                tape.pooled = tape.scope.allocate(compute, b, d);
+                tape.pooled = tape.scope().allocate(compute, b, d);
                 backend.layerNorm(tape.raw, finalGamma, finalBeta, (float) config.layerNormEps(), tape.pooled);
             }
-            if (adapters.projectionSite() != null) tape.t = tape.scope.allocate(compute, b, adapters.projectionSite().rankSum());
+            if (adapters.projectionSite() != null) tape.t = tape.scope().allocate(compute, b, adapters.projectionSite().rankSum());
             try (TensorScope scratch = new TensorScope(backend.device())) {
                 writeOut(tape.pooled, tape.t, true, out, scratch);
             }
-            return tape;
-        } catch (RuntimeException e) {
-            tape.close();
-            throw e;
-        }
+        });
     }
 
     @Override
