@@ -37,6 +37,14 @@ public interface Backend extends AutoCloseable {
         return computeType();
     }
 
+    /** {@code t} (on this device) as F32: itself, or a conversion allocated in {@code scope}. */
+    default Tensor asF32(Tensor t, io.vlm4j.tensor.TensorScope scope) {
+        if (t.dtype() == DType.F32) return t;
+        Tensor f = scope.f32(t.shape());
+        convert(t, f);
+        return f;
+    }
+
     /** A zero-filled tensor on this backend's device. */
     default Tensor allocate(DType dtype, long... shape) {
         return Tensor.allocate(device(), dtype, shape);

@@ -123,7 +123,7 @@ public final class LoraSite implements AutoCloseable {
         } else {
             backend.matmul(dt, false, aHat, false, null, Activation.NONE, dx, dx);
         }
-        Tensor dA32 = toF32(dA, scratch), dB32 = toF32(dB, scratch);
+        Tensor dA32 = backend.asF32(dA, scratch), dB32 = backend.asF32(dB, scratch);
         for (Part p : parts) {
             Tensor ga = dA32.view((long) p.col() * in, p.rank(), in);
             backend.scale(ga, p.scale());
@@ -160,13 +160,6 @@ public final class LoraSite implements AutoCloseable {
         Tensor xd = scratch.allocate(x.dtype(), x.shape());
         backend.dropout(x, dropout, dropoutSeed, xd);
         return xd;
-    }
-
-    private Tensor toF32(Tensor t, TensorScope scratch) {
-        if (t.dtype() == DType.F32) return t;
-        Tensor f = scratch.f32(t.shape());
-        backend.convert(t, f);
-        return f;
     }
 
     @Override

@@ -146,19 +146,11 @@ final class BertHead implements AutoCloseable {
 
     /** tanh of a [B, D] tensor, computed on the host in double: an F32 tensor on the device. */
     private Tensor tanhOnHost(Tensor dense, TensorScope store) {
-        float[] v = f32(dense, store).toFloatArray();
+        float[] v = backend.asF32(dense, store).toFloatArray();
         for (int i = 0; i < v.length; i++) v[i] = (float) Math.tanh(v[i]);
         Tensor y = store.f32(dense.shape());
         y.copyFrom(v);
         return y;
-    }
-
-    /** {@code t} as F32: itself, or a conversion allocated in {@code scope}. */
-    private Tensor f32(Tensor t, TensorScope scope) {
-        if (t.dtype() == DType.F32) return t;
-        Tensor f = scope.f32(t.shape());
-        backend.convert(t, f);
-        return f;
     }
 
     /** pooled [B, D] (compute type or F32) → out F32 [B, E] on any device. */
@@ -229,7 +221,7 @@ final class BertHead implements AutoCloseable {
             case CLS_LAST_HIDDEN_STATE -> backend.copyRows(dPooled, 0, d, dx, 0, len * d, b, d);
             case MEAN -> backend.matmul(saved.meanWeights, true, dPooled.reshape(b, 1, d), false, null, Activation.NONE, null, dx);
             case CLS_POOLER -> {
-                float[] g = f32(dPooled, s).toFloatArray(), y = saved.tanh.toFloatArray();
+                float[] g = backend.asF32(dPooled, s).toFloatArray(), y = saved.tanh.toFloatArray();
                 for (int i = 0; i < g.length; i++) g[i] = (float) (g[i] * (1.0 - (double) y[i] * y[i]));
                 Tensor dDense32 = s.f32(b, d), dDense = dDense32;
                 dDense32.copyFrom(g);
