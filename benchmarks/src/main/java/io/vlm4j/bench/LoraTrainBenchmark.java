@@ -44,7 +44,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * batch / time. The peak native memory of a step (activations + scratch, above the weights) is printed at the end.
  * Run: {@code java -jar benchmarks/target/benchmarks.jar LoraTrainBenchmark -p batch=8 -p checkpointing=false,true}; other
  * families by preset and their module names, e.g. {@code -p arch=biomedclip-vit-b16 -p targets=qkv} or
- * {@code -p arch=siglip-base-patch16-224 -p targets=q_proj,v_proj}.
+ * {@code -p arch=siglip-base-patch16-224 -p targets=q_proj+v_proj}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -60,6 +60,7 @@ public class LoraTrainBenchmark {
     @Param({"8"})
     public int batch;
 
+    /** PEFT target names separated by ',' or '+' (JMH splits -p values at commas: write q_proj+v_proj there) */
     @Param({"q_proj,v_proj"})
     public String targets;
 
@@ -84,7 +85,7 @@ public class LoraTrainBenchmark {
     public void setUp() throws Exception {
         backend = new CpuBackend();
         clip = ModelFamilies.PRESETS.contains(arch) ? ModelFamilies.random(arch, 42, backend) : ClipModel.random(ClipConfig.preset(arch), 42, backend);
-        init = LoraWeights.init(LoraConfig.of(Arrays.asList(targets.split(",")), rank, 2 * rank, false, 0), clip.linears(), 1);
+        init = LoraWeights.init(LoraConfig.of(Arrays.asList(targets.split("[,+]")), rank, 2 * rank, false, 0), clip.linears(), 1);
         state = clip.attachLora(init);
         ImageTower v = clip.vision().orElseThrow();
         int e = v.projectionDim();

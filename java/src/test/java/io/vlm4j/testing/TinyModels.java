@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vlm4j.backend.Backend;
 import io.vlm4j.backend.cpu.CpuBackend;
 import io.vlm4j.io.SafetensorsWriter;
+import io.vlm4j.model.bert.BertConfig;
+import io.vlm4j.model.bert.BertTextTower;
 import io.vlm4j.model.clip.ClipConfig;
 import io.vlm4j.model.clip.ClipVisionConfig;
 import io.vlm4j.model.clip.ClipVisionTower;
@@ -13,6 +15,7 @@ import io.vlm4j.model.clip.RandomWeights;
 import io.vlm4j.model.clip.WeightSource;
 import io.vlm4j.model.vit.SiglipConfig;
 import io.vlm4j.model.vit.SiglipConfigLoader;
+import io.vlm4j.model.vit.TimmVitConfig;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.tensor.TensorScope;
 import java.io.IOException;
@@ -73,6 +76,44 @@ public final class TinyModels {
             try (var in = TinyModels.class.getResourceAsStream("/sentencepiece/" + f)) {
                 Files.copy(in, dir.resolve(f));
             }
+        }
+        return dir;
+    }
+
+    /** BiomedCLIP-shaped test model: timm vit_tiny_patch16_224 (224 px, width 192, 12 blocks) and a 2-layer BERT. */
+    public static final TimmVitConfig BIOMED_VIT = TimmVitConfig.preset("vit_tiny_patch16_224");
+    /** The BERT of {@link #writeBiomedClipModel}: the test WordPiece vocabulary's 218 tokens, width 64, 32 positions. */
+    public static final BertConfig BIOMED_BERT = new BertConfig(218, 64, 2, 4, 96, 32, 2, 1e-12, "gelu", 0);
+    /** Embedding size and text context of {@link #writeBiomedClipModel}. */
+    public static final int BIOMED_EMBED = 16, BIOMED_CONTEXT = 16;
+
+    /**
+     * An open_clip CustomTextCLIP directory shaped like BiomedCLIP ({@code open_clip_config.json} with a timm ViT and an
+     * HF BERT with CLS pooling and the MLP projection, {@code text_config.json}, weights under open_clip names valued
+     * RandomWeights(seed), a 224-px preprocessor config and the test WordPiece {@code vocab.txt}), the same model as
+     * {@code ModelFamilies.biomedClip(backend, BIOMED_VIT, BIOMED_BERT, CLS_LAST_HIDDEN_STATE, MLP, BIOMED_EMBED,
+     * new RandomWeights(seed))} with its context capped at {@link #BIOMED_CONTEXT}.
+     */
+    public static Path writeBiomedClipModel(Path dir, long seed) throws IOException {
+        Files.createDirectories(dir);
+        writeWeights(dir, seed, (b, w) -> ModelFamilies.biomedClip(b, BIOMED_VIT, BIOMED_BERT, BertTextTower.Pooling.CLS_LAST_HIDDEN_STATE,
+                BertTextTower.Projection.MLP, BIOMED_EMBED, w));
+        ObjectMapper json = new ObjectMapper();
+        ObjectNode root = json.createObjectNode(), cfg = root.putObject("model_cfg");
+        cfg.put("embed_dim", BIOMED_EMBED);
+        cfg.putObject("vision_cfg").put("timm_model_name", "vit_tiny_patch16_224").put("timm_pool", "").put("timm_proj", "linear").put("image_size", 224);
+        cfg.putObject("text_cfg").put("hf_model_name", "tiny-bert").put("hf_proj_type", "mlp").put("hf_pooler_type", "cls_last_hidden_state_pooler")
+                .put("context_length", BIOMED_CONTEXT);
+        json.writeValue(dir.resolve("open_clip_config.json").toFile(), root);
+        BertConfig c = BIOMED_BERT;
+        ObjectNode bc = json.createObjectNode().put("model_type", "bert").put("vocab_size", c.vocab()).put("hidden_size", c.hidden())
+                .put("num_hidden_layers", c.layers()).put("num_attention_heads", c.heads()).put("intermediate_size", c.intermediate())
+                .put("max_position_embeddings", c.maxPositions()).put("type_vocab_size", 2).put("layer_norm_eps", 1e-12)
+                .put("hidden_act", "gelu").put("pad_token_id", 0);
+        json.writeValue(dir.resolve("text_config.json").toFile(), bc);
+        Files.writeString(dir.resolve("preprocessor_config.json"), "{\"crop_size\": 224, \"size\": 224}");
+        try (var in = TinyModels.class.getResourceAsStream("/io/vlm4j/text/bert/vocab.txt")) {
+            Files.copy(in, dir.resolve("vocab.txt"));
         }
         return dir;
     }
