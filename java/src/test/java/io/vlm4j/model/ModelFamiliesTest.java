@@ -119,7 +119,8 @@ public class ModelFamiliesTest {
             int[] padded = new int[2 * 20];
             for (int r = 0; r < 2; r++) System.arraycopy(ids, r * 8, padded, r * 20, 8);
             try (Tensor longer = Tensor.ofInts(padded, 2, 20); Tensor e2 = m.encodeTexts(longer, false)) {
-                assertClose(wantTxt, e2.toFloatArray(), 0, "BiomedCLIP text padded past the context");
+                // cut to the 16-token context: 8 more masked keys than the 8-wide ids, so only the summation order differs
+                assertClose(wantTxt, e2.toFloatArray(), 2e-6, "BiomedCLIP text padded past the context");
             }
             padded[19] = 5;
             try (Tensor tooLong = Tensor.ofInts(padded, 2, 20)) {
