@@ -21,6 +21,21 @@ double bicubic_filter(double x) {  // Pillow's expression forms, a = -0.5
     return 0.0;
 }
 
+double bilinear_filter(double x) {  // Pillow's triangle filter
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return 1.0 - x;
+    return 0.0;
+}
+
+// A Pillow resampling filter: its function and support (Resample.c's struct filter).
+struct Filter {
+    double (*fn)(double);
+    double support;
+};
+
+constexpr Filter kBilinear{bilinear_filter, 1.0};
+constexpr Filter kBicubic{bicubic_filter, 2.0};
+
 struct Coeffs {
     int ksize = 0;
     std::vector<int> bounds;  // [out, 2]: xmin, count
@@ -28,10 +43,10 @@ struct Coeffs {
 };
 
 // precompute_coeffs + normalize_coeffs_8bpc of Resample.c for in_size -> out_size over the full box.
-Coeffs coeffs(int64_t in_size, int64_t out_size) {
+Coeffs coeffs(int64_t in_size, int64_t out_size, const Filter& filter) {
     const double scale = static_cast<double>(in_size) / static_cast<double>(out_size);
     const double filterscale = std::max(scale, 1.0);
-    const double support = 2.0 * filterscale;
+    const double support = filter.support * filterscale;
     Coeffs c;
     c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
     c.bounds.resize(2 * out_size);
@@ -47,7 +62,7 @@ Coeffs coeffs(int64_t in_size, int64_t out_size) {
         xmax -= xmin;
         double ww = 0.0;
         for (int64_t x = 0; x < xmax; ++x) {
-            w[x] = bicubic_filter((x + xmin - center + 0.5) * ss);
+            w[x] = filter.fn((x + xmin - center + 0.5) * ss);
             ww += w[x];
         }
         for (int64_t x = 0; x < xmax; ++x) {
@@ -67,8 +82,8 @@ inline uint8_t clip8(int v) {
 }
 
 // One pass along x (horizontal == true: rows of length in_w -> out_w) or y, over interleaved channels.
-void pass_h(const uint8_t* src, int64_t h, int64_t w, int64_t c, uint8_t* dst, int64_t out_w) {
-    const Coeffs k = coeffs(w, out_w);
+void pass_h(const uint8_t* src, int64_t h, int64_t w, int64_t c, uint8_t* dst, int64_t out_w, const Filter& f) {
+    const Coeffs k = coeffs(w, out_w, f);
     for (int64_t y = 0; y < h; ++y) {
         const uint8_t* row = src + y * w * c;
         uint8_t* out = dst + y * out_w * c;
@@ -84,8 +99,8 @@ void pass_h(const uint8_t* src, int64_t h, int64_t w, int64_t c, uint8_t* dst, i
     }
 }
 
-void pass_v(const uint8_t* src, int64_t h, int64_t w, int64_t c, uint8_t* dst, int64_t out_h) {
-    const Coeffs k = coeffs(h, out_h);
+void pass_v(const uint8_t* src, int64_t h, int64_t w, int64_t c, uint8_t* dst, int64_t out_h, const Filter& f) {
+    const Coeffs k = coeffs(h, out_h, f);
     const int64_t stride = w * c;
     for (int64_t yy = 0; yy < out_h; ++yy) {
         const int ymin = k.bounds[2 * yy], n = k.bounds[2 * yy + 1];
@@ -128,7 +143,9 @@ void vlm_resize_u8(const uint8_t* src, int64_t h, int64_t w, int64_t c, uint8_t*
     vlm::check_pos(fn, out_h, "out_h");
     vlm::check_pos(fn, out_w, "out_w");
     if (c < 1 || c > 4) vlm::fail(fn, "channels must be 1..4 (got ", c, ")");
-    if (filter != 0 && filter != 3) vlm::fail(fn, "filter must be 0 (nearest) or 3 (bicubic), got ", filter);
+    if (filter != 0 && filter != 2 && filter != 3) {
+        vlm::fail(fn, "filter must be 0 (nearest), 2 (bilinear) or 3 (bicubic), got ", filter);
+    }
     if (premultiplied_alpha && c != 4) vlm::fail(fn, "premultiplied alpha needs 4 channels (got ", c, ")");
     constexpr int64_t max_side = int64_t{1} << 20;  // keeps every int index and the 2-pass buffers in range
     if (h > max_side || w > max_side || out_h > max_side || out_w > max_side) {
@@ -155,14 +172,15 @@ void vlm_resize_u8(const uint8_t* src, int64_t h, int64_t w, int64_t c, uint8_t*
         nearest(in, h, w, c, dst, out_h, out_w);
         return;
     }
+    const Filter& f = filter == 2 ? kBilinear : kBicubic;
     if (w != out_w && h != out_h) {
         std::vector<uint8_t> mid(vlm::mul_checked(fn, h * out_w, c));
-        pass_h(in, h, w, c, mid.data(), out_w);
-        pass_v(mid.data(), h, out_w, c, dst, out_h);
+        pass_h(in, h, w, c, mid.data(), out_w, f);
+        pass_v(mid.data(), h, out_w, c, dst, out_h, f);
     } else if (w != out_w) {
-        pass_h(in, h, w, c, dst, out_w);
+        pass_h(in, h, w, c, dst, out_w, f);
     } else {
-        pass_v(in, h, w, c, dst, out_h);
+        pass_v(in, h, w, c, dst, out_h, f);
     }
     if (premultiplied_alpha) {  // RGBa -> RGBA (Pillow's rgba2rgbA)
         for (int64_t p = 0; p < out_n / 4; ++p) {

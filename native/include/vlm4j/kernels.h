@@ -128,9 +128,10 @@ void vlm_eos_pool_f32(const float* hidden, const int32_t* ids, int64_t batch, in
 
 // ---- image preprocessing (image.cpp), 8-bit interleaved images [h, w, c], c in 1..4 ----
 // Resize exactly as Pillow's Image.resize (spec 02 §4): filter 0 = NEAREST (Pillow's affine nearest, used for
-// palette images), 3 = BICUBIC (Keys a = -0.5, support stretched when downscaling, 22-bit fixed-point weights,
-// horizontal pass first with an 8-bit intermediate). premultiplied_alpha (c == 4 only): resize in Pillow's
-// premultiplied "RGBa" form and convert back, as Pillow does for RGBA. Same size: a copy.
+// palette images), 2 = BILINEAR (triangle, support 1), 3 = BICUBIC (Keys a = -0.5, support 2); both with the
+// support stretched when downscaling, 22-bit fixed-point weights, horizontal pass first with an 8-bit intermediate.
+// premultiplied_alpha (c == 4 only): resize in Pillow's premultiplied "RGBa" form and convert back, as Pillow does
+// for RGBA. Same size: a copy.
 void vlm_resize_u8(const uint8_t* src, int64_t h, int64_t w, int64_t c, uint8_t* dst, int64_t out_h, int64_t out_w,
                    int filter, int premultiplied_alpha);
 // Crop [top, top + crop_h) x [left, left + crop_w) of src (offsets may be negative or run past the image: those

@@ -19,6 +19,11 @@ final class ImageOptions {
                     + "for X-ray/CT) (default: ${DEFAULT-VALUE})")
     String sixteenBit;
 
+    @Option(names = "--preprocessor",
+            description = "a preprocessor_config.json to use instead of the model directory's, e.g. "
+                    + "models/presets/pubmedclip-eval/preprocessor_config.json (PubMedCLIP's own evaluation transform; with --pipeline openai)")
+    java.nio.file.Path preprocessor;
+
     io.vlm4j.image.ImageDecoder.SixteenBit sixteenBitMode() {
         return switch (sixteenBit.toLowerCase(Locale.ROOT)) {
             case "clip" -> io.vlm4j.image.ImageDecoder.SixteenBit.CLIP;

@@ -19,25 +19,32 @@ final class ImagePipelines {
         };
     }
 
-    /** Sized for the model's image tower when the directory has no preprocessor_config.json. */
+    /**
+     * The model directory's preprocessing (or the --preprocessor file's), sized for the model's image tower when there
+     * is no preprocessor config; its output must be the tower's input size.
+     */
     static ImagePreprocessor forModel(Path model, ClipModel clip, ImageOptions o) throws IOException {
-        return forModel(model, clip, o.pipeline).withSixteenBit(o.sixteenBitMode());
+        int size = clip.vision().orElseThrow(() -> new IllegalArgumentException(model + ": the model has no image tower"))
+                .imageSize();
+        Path source = o.preprocessor != null ? requireFile(o.preprocessor) : Files.isDirectory(model) ? model : model.toAbsolutePath().getParent();
+        ImagePreprocessor pre = ImagePreprocessor.load(source, size, parse(o.pipeline));
+        int oh = pre.config().outputHeight(), ow = pre.config().outputWidth();
+        if (oh != size || ow != size) {
+            throw new IllegalArgumentException((o.preprocessor != null ? o.preprocessor : model) + ": the preprocessor config gives " + ow + "x" + oh
+                    + " pixels but the image tower takes " + size + "x" + size);
+        }
+        return pre.withSixteenBit(o.sixteenBitMode());
     }
 
     static ImagePreprocessor forDirectory(Path dir, ImageOptions o) throws IOException {
-        return forDirectory(dir, o.pipeline).withSixteenBit(o.sixteenBitMode());
+        ImagePreprocessor pre = o.preprocessor != null ? ImagePreprocessor.load(requireFile(o.preprocessor), 224, parse(o.pipeline))
+                : forDirectory(dir, o.pipeline);
+        return pre.withSixteenBit(o.sixteenBitMode());
     }
 
-    static ImagePreprocessor forModel(Path model, ClipModel clip, String pipeline) throws IOException {
-        int size = clip.vision().orElseThrow(() -> new IllegalArgumentException(model + ": the model has no image tower"))
-                .imageSize();
-        ImagePreprocessor pre = ImagePreprocessor.load(Files.isDirectory(model) ? model : model.toAbsolutePath().getParent(), size, parse(pipeline));
-        int oh = pre.config().outputHeight(), ow = pre.config().outputWidth();
-        if (oh != size || ow != size) {
-            throw new IllegalArgumentException(model + ": preprocessor_config.json gives " + ow + "x" + oh
-                    + " pixels but the image tower takes " + size + "x" + size);
-        }
-        return pre;
+    private static Path requireFile(Path file) throws IOException {
+        if (!Files.isRegularFile(file)) throw new java.nio.file.NoSuchFileException(file.toString(), null, "--preprocessor: no such file");
+        return file;
     }
 
     /** For a directory that may hold only a preprocessor_config.json (224 when absent). */

@@ -49,9 +49,13 @@ public final class ImagePreprocessor {
 
     /**
      * The preprocessor of a model directory: its {@code preprocessor_config.json}, else the {@code preprocess_cfg} of an
-     * {@code open_clip_config.json} there, else CLIP's defaults at {@code defaultSize}.
+     * {@code open_clip_config.json} there, else CLIP's defaults at {@code defaultSize}; or of a preprocessor config file
+     * given itself. A path that does not exist is an error (not the defaults).
      */
     public static ImagePreprocessor load(Path modelDir, int defaultSize, Pipeline pipeline) throws IOException {
+        if (!Files.isDirectory(modelDir) && !Files.isRegularFile(modelDir)) {
+            throw new java.nio.file.NoSuchFileException(modelDir.toString(), null, "no model directory or preprocessor config there");
+        }
         Path f = Files.isDirectory(modelDir) ? modelDir.resolve("preprocessor_config.json") : modelDir;
         Path openClip = Files.isDirectory(modelDir) ? modelDir.resolve("open_clip_config.json") : null;
         PreprocessorConfig cfg = Files.isRegularFile(f) ? PreprocessorConfig.load(f, defaultSize)

@@ -16,8 +16,8 @@ public record PreprocessorConfig(boolean doConvertRgb, boolean doResize, int sho
                                  double rescaleFactor, boolean doNormalize, float[] mean, float[] std) {
     public static final float[] OPENAI_MEAN = {0.48145466f, 0.4578275f, 0.40821073f};
     public static final float[] OPENAI_STD = {0.26862954f, 0.26130258f, 0.27577711f};
-    /** PIL resample codes accepted: NEAREST and BICUBIC. */
-    public static final int NEAREST = 0, BICUBIC = 3;
+    /** PIL resample codes accepted: NEAREST, BILINEAR (torchvision's default, e.g. PubMedCLIP's training code) and BICUBIC. */
+    public static final int NEAREST = 0, BILINEAR = 2, BICUBIC = 3;
 
     /** CLIP's defaults at image size {@code size} (224 for the OpenAI models). */
     public static PreprocessorConfig clip(int size) {
@@ -96,8 +96,8 @@ public record PreprocessorConfig(boolean doConvertRgb, boolean doResize, int sho
             ch = cw = shortest;
         }
         int resample = c.path("resample").asInt(d.resample);
-        if (resample != BICUBIC && resample != NEAREST) {
-            throw new ModelFormatException(file, "resample " + resample + " is not supported (3 = bicubic, 0 = nearest)");
+        if (resample != BICUBIC && resample != BILINEAR && resample != NEAREST) {
+            throw new ModelFormatException(file, "resample " + resample + " is not supported (3 = bicubic, 2 = bilinear, 0 = nearest)");
         }
         double rescale = c.path("rescale_factor").asDouble(d.rescaleFactor);
         if (!(rescale > 0) || Double.isInfinite(rescale)) throw new ModelFormatException(file, "rescale_factor must be > 0, got " + rescale);
