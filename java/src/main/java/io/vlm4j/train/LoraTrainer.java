@@ -113,6 +113,8 @@ public final class LoraTrainer {
     static final float NORM_EPS = 1e-12f;
     private static final double MAX_LOGIT_SCALE = Math.log(100);
     public static final String CHECKPOINT = "checkpoint", ADAPTER = "adapter";
+    /** Beside a contrastive run's adapter: the trained logit_scale [1] (and SigLIP's logit_bias [1]). */
+    public static final String LOGITS_FILE = "logits.safetensors";
     /** The keys of the contrastive objective's temperature and (SigLIP) logit bias in the checkpoint's optimizer.safetensors. */
     static final String LOGIT_SCALE = "logit_scale", LOGIT_BIAS = "logit_bias";
 
@@ -462,12 +464,7 @@ public final class LoraTrainer {
             try (TensorScope host = new TensorScope()) {
                 SafetensorsWriter w = new SafetensorsWriter();
                 opt.save(w, host);
-                for (Parameter p : new Parameter[] {logitScale, logitBias}) {
-                    if (p == null) continue;
-                    Tensor t = host.f32(1);
-                    t.copyFrom(p.value());
-                    w.add(p.name(), t);
-                }
+                addLogits(w, host);
                 w.write(tmp.resolve("optimizer.safetensors"));
             }
             ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -492,6 +489,23 @@ public final class LoraTrainer {
                 w.save(dir);
             }
             if (head != null) head.save(dir, train.classNames());
+            if (logitScale != null) {  // the trained temperature (and SigLIP bias), applied with the adapter (AdapterOption)
+                try (TensorScope host = new TensorScope()) {
+                    SafetensorsWriter w = new SafetensorsWriter();
+                    addLogits(w, host);
+                    w.write(dir.resolve(LOGITS_FILE));
+                }
+            }
+        }
+
+        /** The trained logit_scale and logit_bias (those present), host copies under their names. */
+        void addLogits(SafetensorsWriter w, TensorScope host) {
+            for (Parameter p : new Parameter[] {logitScale, logitBias}) {
+                if (p == null) continue;
+                Tensor t = host.f32(1);
+                t.copyFrom(p.value());
+                w.add(p.name(), t);
+            }
         }
 
         void writeMetrics(Path dir) throws IOException {

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vlm4j.io.Npy;
+import io.vlm4j.io.WeightStore;
+import io.vlm4j.model.clip.ClipModel;
 import io.vlm4j.tensor.Tensor;
 import io.vlm4j.testing.Cli;
 import io.vlm4j.testing.DatasetFiles;
@@ -82,6 +84,15 @@ class FamilyCommandsTest {
         assertEquals(0, train.code(), train.err());
         String config = Files.readString(out.resolve("adapter/adapter_config.json"));
         for (String t : targets.split(",")) assertTrue(config.contains("\"" + t + "\""), t + " in " + config);
+        // the trained temperature (and SigLIP bias) beside the adapter, taken by --adapter
+        AdapterOption option = new AdapterOption();
+        option.adapter = out.resolve("adapter");
+        try (ClipModel clip = ClipModel.load(model); WeightStore logits = WeightStore.open(out.resolve("adapter/logits.safetensors"));
+             Tensor scale = logits.load("logit_scale", 1)) {
+            assertEquals(clip.sigmoidLogits(), logits.contains("logit_bias"), "a logit bias exactly for sigmoid-loss models");
+            option.apply(clip);
+            assertEquals(scale.toFloatArray()[0], clip.logitScale(), "the trained logit scale is applied");
+        }
         Cli.Run eval = Cli.run("lora-eval", "--model", model.toString(), "--adapter", out.resolve("adapter").toString(),
                 "--dataset", "folder:" + data, "--split", "val", "--out", tmp.resolve("eval.json").toString(), "--backend", "cpu");
         assertEquals(0, eval.code(), eval.err());

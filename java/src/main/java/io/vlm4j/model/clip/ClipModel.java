@@ -37,8 +37,8 @@ public final class ClipModel implements AutoCloseable {
     private final ImageTower vision;
     private final TextTower text;
     private final String family;     // "clip", "biomedclip", "siglip"
-    private final float logitBias;   // SigLIP: logits = exp(logit_scale)·cos + logit_bias; 0 for the softmax families
-    private final float logitScale;
+    private float logitBias;   // SigLIP: logits = exp(logit_scale)·cos + logit_bias; 0 for the softmax families
+    private float logitScale;
     private int batchSize = 16;
     private boolean graphs;
     private final java.util.Map<String, Replay> replays = new java.util.HashMap<>();
@@ -271,6 +271,19 @@ public final class ClipModel implements AutoCloseable {
 
     /** The stored log-scale; similarities are multiplied by exp of it. */
     public float logitScale() { return logitScale; }
+
+    /**
+     * Replaces the logit scale and (SigLIP) bias, e.g. with those a contrastive LoRA run trained ({@code logits.safetensors}
+     * beside its adapter); the bias must be 0 for the softmax families.
+     */
+    public void logits(float logitScale, float logitBias) {
+        if (!Float.isFinite(logitScale) || !Float.isFinite(logitBias)) {
+            throw new IllegalArgumentException("logit scale and bias must be finite, got " + logitScale + ", " + logitBias);
+        }
+        if (logitBias != 0 && !sigmoidLogits()) throw new IllegalArgumentException("a logit bias needs a sigmoid-loss model, this is " + family);
+        this.logitScale = logitScale;
+        this.logitBias = logitBias;
+    }
 
     public int batchSize() { return batchSize; }
 
