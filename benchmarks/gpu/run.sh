@@ -6,7 +6,8 @@
 #   run from the repository root:  bash benchmarks/gpu/run.sh
 # Needs: nvcc, make, g++; for the Java part dist/ from benchmarks/gpu/prepare.sh (a jlinked JRE and the slim jar),
 # carried to the machine: run(command="bash benchmarks/gpu/run.sh", carry=["dist"]).
-# The CUDA backend's self-test (`vlm4j check --backend cuda`: every op vs the float64 reference, golden tiny model)
+# The CUDA backend's self-test (`vlm4j check --backend cuda`: every op vs the float64 reference, small random CLIP,
+# BiomedCLIP-style timm + BERT and SigLIP models with their LoRA gradients vs the CPU backend, golden tiny model)
 # runs when dist/ holds the JRE and jar (FP32, then BF16 and FP16 with CUDA graphs), then the ViT-B/16 image and text
 # tower throughput table against PyTorch (HF transformers: eager, SDPA and SDPA + torch.compile; BF16 and FP32) at batch
 # 1, 8, 64, 256 (benchmarks/gpu/torch_reference.py, table.py), and the embeddings of one seeded HF model checked against

@@ -20,8 +20,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "check", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = "Self-test of a backend: every op vs the float64 reference on random inputs, and optionally the "
-                + "golden tiny CLIP model (../shared/golden). Exit 0 when everything is within tolerance, 1 otherwise.")
+        description = "Self-test of a backend: every op vs the float64 reference on random inputs, small random models of every "
+                + "family (CLIP, BiomedCLIP-style timm + BERT, SigLIP: embeddings and LoRA gradients) vs the CPU backend, and "
+                + "optionally the golden tiny CLIP model (../shared/golden). Exit 0 when everything is within tolerance, 1 otherwise.")
 final class CheckCommand implements Callable<Integer> {
     @Option(names = "--golden", description = "golden data directory (models/tiny + fixtures/tiny) to check end to end")
     Path golden;
@@ -50,7 +51,10 @@ final class CheckCommand implements Callable<Integer> {
                 else worst = Math.max(worst, r.error());
             }
             System.out.printf(Locale.ROOT, "ops: %d checks, %d failed, worst passing error %.2e%n", results.size(), failures, worst);
-            if (!(backend instanceof CpuBackend) || backend.weightType() != DType.F32) failures += checkRandomModel(backend);
+            if (!(backend instanceof CpuBackend) || backend.weightType() != DType.F32) {
+                failures += checkRandomModel(backend);
+                failures += FamilyCheck.run(backend, exact(backend));
+            }
             if (golden != null) failures += checkGolden(backend);
         }
         System.out.println(failures == 0 ? "all checks passed" : failures + " checks FAILED");
@@ -143,7 +147,7 @@ final class CheckCommand implements Callable<Integer> {
      * How embeddings [N, E] agree with a reference: max |got - want| (infinite where got is not finite), max |want|,
      * and the smallest per-row cosine.
      */
-    private record Agreement(double maxAbs, double scale, double minCosine) {
+    record Agreement(double maxAbs, double scale, double minCosine) {
         double relative() { return maxAbs / Math.max(scale, 1e-30); }
 
         static Agreement of(Tensor want, Tensor got) {

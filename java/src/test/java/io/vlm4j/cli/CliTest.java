@@ -252,6 +252,11 @@ class CliTest {
         Run r = Cli.run("check", "--backend", "reference", "--graphs");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("random model image  vs cpu fp32") && r.out().contains("random model text   (graphs)"), r.out());
+        for (String f : new String[] {"biomedclip-token", "timm-avg+bert-mean", "siglip"}) {
+            for (String what : new String[] {" image", " text", " LoRA gradients"}) {
+                assertTrue(r.out().contains("family " + f + what + " "), f + what + " in " + r.out());
+            }
+        }
         Run fp16 = Cli.run("check", "--backend", "cpu", "--dtype", "fp16");
         assertEquals(2, fp16.code());
         assertTrue(fp16.err().contains("F32 only"), fp16.err());
