@@ -7,6 +7,7 @@ import io.vlm4j.io.StrictJson;
 import io.vlm4j.io.WeightStore;
 import io.vlm4j.model.bert.BertConfig;
 import io.vlm4j.model.bert.BertTextTower;
+import io.vlm4j.model.vit.OpenClipSiglipConfig;
 import io.vlm4j.model.vit.SiglipConfig;
 import io.vlm4j.model.vit.SiglipConfigLoader;
 import io.vlm4j.model.vit.SiglipLogits;
@@ -40,6 +41,14 @@ import java.util.regex.Pattern;
  *   <li><b>SigLIP</b> (HF {@code SiglipModel} export, spec 06): {@code config.json} with model_type siglip; logits
  *       exp(logit_scale)·cos + logit_bias, probabilities by sigmoid. Its tokenizer is
  *       {@link io.vlm4j.text.SentencePieceTokenizer} ({@code spiece.model} beside the weights).</li>
+ *   <li><b>open_clip SigLIP</b> ({@code CustomTextCLIP}, e.g. hub {@code timm/ViT-B-16-SigLIP}, spec 06 §6.2):
+ *       {@code open_clip_config.json} whose vision_cfg names a timm SigLIP ViT ({@code vit_*_siglip_*}, timm_pool
+ *       "map", timm_proj "none") and whose text_cfg is open_clip's native tower (no_causal_mask, pool_type "last",
+ *       proj_bias) + {@code open_clip_model.safetensors} under open_clip's names. It runs on the same SigLIP towers:
+ *       {@link io.vlm4j.model.vit.OpenClipSiglipConfig} builds their configuration (activation per timm entry: exact
+ *       GELU for {@code vit_base_patch16_siglip_224}, unlike HF's tanh-GELU export), {@code OpenClipSiglipWeights}
+ *       serves the HF names from open_clip's (q/k/v row thirds of the fused projections, the pool's q ++ kv as
+ *       in_proj). Family "siglip".</li>
  * </ul>
  */
 public final class ModelFamilies {
@@ -60,6 +69,13 @@ public final class ModelFamilies {
             JsonNode m = root.has("model_cfg") ? root.get("model_cfg") : root;
             if (m.path("vision_cfg").hasNonNull("timm_model_name") && m.path("text_cfg").hasNonNull("hf_model_name")) {
                 return Optional.of(loadBiomedClip(path, configDir, openClip, m, backend, ownsBackend));
+            }
+            if (OpenClipSiglipConfig.isTimmWithNativeText(m)) {
+                OpenClipSiglipConfig.check(openClip, m);
+                try (WeightStore store = WeightStore.open(weightsFile(path, configDir))) {
+                    SiglipConfig c = OpenClipSiglipConfig.read(openClip, m, store);
+                    return Optional.of(siglip(backend, ownsBackend, c, OpenClipSiglipWeights.of(store)));
+                }
             }
             return Optional.empty();
         }

@@ -49,8 +49,9 @@ class OpenClipRejectionTest {
     }
 
     /** open_clip's ViT-B-16-SigLIP config (spec 06 §6.2). */
+    /** open_clip's ViT-B-16-SigLIP config passes the checks of the SigLIP loader (OpenClipSiglipTest); only the weights are missing. */
     @Test
-    void siglipConfigIsRefusedNamingTheFamily() throws Exception {
+    void siglipConfigGoesToTheSiglipLoader() throws Exception {
         String cfg = """
                 {"embed_dim": 768, "init_logit_bias": -10, "custom_text": true,
                  "vision_cfg": {"image_size": 224, "timm_model_name": "vit_base_patch16_siglip_224",
@@ -59,8 +60,10 @@ class OpenClipRejectionTest {
                               "tokenizer_kwargs": {"clean": "canonicalize"}, "width": 768, "heads": 12, "layers": 12,
                               "no_causal_mask": true, "proj_bias": true, "pool_type": "last",
                               "norm_kwargs": {"eps": 1e-6}}}""";
-        String msg = refusedConfig(cfg);
-        assertTrue(msg.contains("init_logit_bias") && msg.contains("SigLIP"), msg);
+        Path dir = Files.createDirectories(tmp.resolve("siglip"));
+        Files.writeString(dir.resolve(OpenClipLayout.CONFIG_FILE), cfg);
+        java.nio.file.NoSuchFileException e = assertThrows(java.nio.file.NoSuchFileException.class, () -> ClipModel.load(dir).close());
+        assertTrue(e.getMessage().contains("model.safetensors"), e.getMessage());
     }
 
     @Test
