@@ -12,10 +12,8 @@ import io.vlm4j.io.ModelFormatException;
 import io.vlm4j.io.Npy;
 import io.vlm4j.model.clip.ClipModel;
 import io.vlm4j.tensor.Tensor;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -30,22 +28,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * exact GELU) and open_clip's native text tower (width 20, 4 heads, 2 layers, context 8, projection to 24).
  */
 class OpenClipSiglipTest {
-    static final Path DIR = resources();
+    static final Path DIR = VitReference.resource("/openclip_siglip");
     static final Path MODEL = DIR.resolve("model");
 
-    static Path resources() {
-        try {
-            return Paths.get(OpenClipSiglipTest.class.getResource("/openclip_siglip").toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    static float[] npy(String name) throws Exception {
-        try (Tensor t = Npy.readFloat32(DIR.resolve(name))) {
-            return t.toFloatArray();
-        }
-    }
+    static float[] npy(String name) throws Exception { return VitReference.npy(DIR, name); }
 
     @AfterAll
     static void printWorst() { VitReference.printWorst("open_clip siglip"); }

@@ -9,9 +9,7 @@ import io.vlm4j.io.Npy;
 import io.vlm4j.io.WeightStore;
 import io.vlm4j.tensor.DType;
 import io.vlm4j.tensor.Tensor;
-import java.net.URISyntaxException;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -22,7 +20,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * open_clip's 'linear' TimmModel head (24), stored with open_clip key names.
  */
 class TimmFixtureTest {
-    static final Path DIR = resources();
+    static final Path DIR = VitReference.resource("/vit");
     /** The fixture's trunk with the head. */
     static final TimmVitConfig TINY = new TimmVitConfig(32, 8, 3, 32, 2, 4, 128, TimmVitConfig.TIMM_EPS, "gelu", true,
             false, true, "token", true, "linear", 24);
@@ -30,19 +28,7 @@ class TimmFixtureTest {
     static final TimmVitConfig TRUNK_ONLY = new TimmVitConfig(32, 8, 3, 32, 2, 4, 128, TimmVitConfig.TIMM_EPS, "gelu", true,
             false, true, "token", true, "none", 32);
 
-    static Path resources() {
-        try {
-            return Paths.get(TimmFixtureTest.class.getResource("/vit").toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    static float[] npy(String name) throws Exception {
-        try (Tensor t = Npy.readFloat32(DIR.resolve(name))) {
-            return t.toFloatArray();
-        }
-    }
+    static float[] npy(String name) throws Exception { return VitReference.npy(DIR, name); }
 
     @AfterAll
     static void printWorst() { VitReference.printWorst("fixture timm"); }

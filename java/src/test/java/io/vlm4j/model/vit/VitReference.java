@@ -26,6 +26,24 @@ import java.util.concurrent.ConcurrentSkipListMap;
 final class VitReference {
     private VitReference() {}
 
+    // ---- fixtures ----
+
+    /** A test resource directory on the class path, e.g. "/vit". */
+    static java.nio.file.Path resource(String name) {
+        try {
+            return java.nio.file.Paths.get(VitReference.class.getResource(name).toURI());
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The values of float32 {@code dir/name} (.npy). */
+    static float[] npy(java.nio.file.Path dir, String name) throws Exception {
+        try (io.vlm4j.tensor.Tensor t = io.vlm4j.io.Npy.readFloat32(dir.resolve(name))) {
+            return t.toFloatArray();
+        }
+    }
+
     // ---- backends ----
 
     /** "cpu", "reference" or "cuda"; CUDA is skipped with the reason where no GPU is present. */
