@@ -2,6 +2,7 @@ package io.vlm4j.model.bert;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.vlm4j.backend.Activation;
+import io.vlm4j.io.ConfigFields;
 import io.vlm4j.io.ModelFormatException;
 import io.vlm4j.io.StrictJson;
 import java.io.IOException;
@@ -80,7 +81,7 @@ public record BertConfig(int vocab, int hidden, int layers, int heads, int inter
     public static BertConfig load(Path path) throws IOException {
         Path file = Files.isDirectory(path) ? path.resolve("config.json") : path;
         JsonNode root = StrictJson.readConfig(file, "BERT config");
-        Fields f = new Fields(file, root);
+        ConfigFields f = ConfigFields.of(file, root);
         String modelType = f.string("model_type", "bert");
         if (!modelType.equals("bert")) {
             throw new ModelFormatException(file, "model_type is '" + modelType + "'; only 'bert' is supported here");
@@ -107,42 +108,6 @@ public record BertConfig(int vocab, int hidden, int layers, int heads, int inter
                     f.integer("pad_token_id", d.padTokenId()));
         } catch (IllegalArgumentException e) {  // the record's own checks: sizes that do not fit together
             throw new ModelFormatException(file, e.getMessage(), e);
-        }
-    }
-
-    /** Typed access to the top-level fields of a config file; messages name the file and the field. */
-    private record Fields(Path file, JsonNode node) {
-
-        int integer(String name, int defaultValue) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null) return defaultValue;
-            if (!v.isIntegralNumber() || !v.canConvertToInt()) {
-                throw new ModelFormatException(file, name + " must be an integer, got " + StrictJson.show(v));
-            }
-            return v.intValue();
-        }
-
-        double number(String name, double defaultValue) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null) return defaultValue;
-            if (!v.isNumber() || !Double.isFinite(v.doubleValue())) {
-                throw new ModelFormatException(file, name + " must be a finite number, got " + StrictJson.show(v));
-            }
-            return v.doubleValue();
-        }
-
-        String string(String name, String defaultValue) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null) return defaultValue;
-            if (!v.isTextual()) throw new ModelFormatException(file, name + " must be a string, got " + StrictJson.show(v));
-            return v.textValue();
-        }
-
-        boolean bool(String name, boolean defaultValue) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null) return defaultValue;
-            if (!v.isBoolean()) throw new ModelFormatException(file, name + " must be true or false, got " + StrictJson.show(v));
-            return v.booleanValue();
         }
     }
 }

@@ -3,6 +3,7 @@ package io.vlm4j.model.clip;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vlm4j.io.ConfigFields;
 import io.vlm4j.io.ModelFormatException;
 import io.vlm4j.io.StrictJson;
 import java.io.IOException;
@@ -30,15 +31,10 @@ public final class ClipConfigLoader {
 
     /** The configuration in {@code root}, already read from {@code file} (named in the errors). */
     public static ClipConfig load(Path file, JsonNode root) throws ModelFormatException {
-        try {
-            return parse(file, root);
-        } catch (IllegalArgumentException e) {  // a record's own check: sizes that do not fit together
-            throw new ModelFormatException(file, e.getMessage(), e);
-        }
+        return ConfigFields.read(file, root, top -> parse(file, root, top));
     }
 
-    private static ClipConfig parse(Path file, JsonNode root) throws ModelFormatException {
-        Fields top = new Fields(file, "", root);
+    private static ClipConfig parse(Path file, JsonNode root, ConfigFields top) throws ModelFormatException {
         Optional<String> modelType = top.optionalString("model_type");
         boolean hasTowers = root.has("text_config") || root.has("vision_config")
                 || root.has("text_config_dict") || root.has("vision_config_dict");
@@ -50,8 +46,8 @@ public final class ClipConfigLoader {
                 // projection_dim is only read by the *WithProjection single-tower classes, so it is checked for type
                 // and otherwise ignored here.
                 int projection = top.integer("projection_dim", DEFAULT_PROJECTION_DIM);
-                Fields text = tower(file, root, "text_config", "clip_text_model");
-                Fields vision = tower(file, root, "vision_config", "clip_vision_model");
+                ConfigFields text = tower(file, root, "text_config", "clip_text_model");
+                ConfigFields vision = tower(file, root, "vision_config", "clip_vision_model");
                 text.integer("projection_dim", projection);
                 vision.integer("projection_dim", projection);
                 return new ClipConfig(Optional.of(text(text, projection)), Optional.of(vision(vision, projection)),
@@ -75,7 +71,7 @@ public final class ClipConfigLoader {
      * {@code <name>} with the legacy {@code <name>_dict} merged over it, key by key, the _dict taking priority
      * (what transformers' CLIPConfig does with old files). Either may be absent or null.
      */
-    private static Fields tower(Path file, JsonNode root, String name, String expectedType) throws ModelFormatException {
+    private static ConfigFields tower(Path file, JsonNode root, String name, String expectedType) throws ModelFormatException {
         ObjectNode merged = JsonNodeFactory.instance.objectNode();
         for (String key : new String[] {name, name + "_dict"}) {
             JsonNode node = root.get(key);
@@ -85,15 +81,12 @@ public final class ClipConfigLoader {
             }
             merged.setAll((ObjectNode) node);
         }
-        Fields f = new Fields(file, name + ".", merged);
-        Optional<String> type = f.optionalString("model_type");
-        if (type.isPresent() && !type.get().equals(expectedType)) {
-            throw new ModelFormatException(file, name + ".model_type is '" + type.get() + "', expected '" + expectedType + "'");
-        }
+        ConfigFields f = ConfigFields.of(file, root).at(name, merged);
+        f.expectModelType(expectedType);
         return f;
     }
 
-    private static ClipTextConfig text(Fields f, int projection) throws ModelFormatException {
+    private static ClipTextConfig text(ConfigFields f, int projection) throws ModelFormatException {
         ClipTextConfig d = ClipTextConfig.defaults();
         return new ClipTextConfig(
                 f.integer("vocab_size", d.vocabSize()),
@@ -102,7 +95,7 @@ public final class ClipConfigLoader {
                 f.integer("num_hidden_layers", d.numHiddenLayers()),
                 f.integer("num_attention_heads", d.numAttentionHeads()),
                 f.integer("max_position_embeddings", d.maxPositionEmbeddings()),
-                f.activation(d.hiddenAct()),
+                activation(f, d.hiddenAct()),
                 f.number("layer_norm_eps", d.layerNormEps()),
                 projection,
                 f.integer("pad_token_id", d.padTokenId()),
@@ -110,7 +103,7 @@ public final class ClipConfigLoader {
                 f.integer("eos_token_id", d.eosTokenId()));
     }
 
-    private static ClipVisionConfig vision(Fields f, int projection) throws ModelFormatException {
+    private static ClipVisionConfig vision(ConfigFields f, int projection) throws ModelFormatException {
         ClipVisionConfig d = ClipVisionConfig.defaults();
         return new ClipVisionConfig(
                 f.integer("hidden_size", d.hiddenSize()),
@@ -120,46 +113,18 @@ public final class ClipConfigLoader {
                 f.integer("num_channels", d.numChannels()),
                 f.integer("image_size", d.imageSize()),
                 f.integer("patch_size", d.patchSize()),
-                f.activation(d.hiddenAct()),
+                activation(f, d.hiddenAct()),
                 f.number("layer_norm_eps", d.layerNormEps()),
                 projection);
     }
 
-    /** Typed access to one JSON object's fields; {@code prefix} ("text_config.") makes messages point at the field. */
-    private record Fields(Path file, String prefix, JsonNode node) {
-
-        int integer(String name, int defaultValue) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null) return defaultValue;
-            if (!v.isIntegralNumber() || !v.canConvertToInt()) {
-                throw new ModelFormatException(file, prefix + name + " must be an integer, got " + StrictJson.show(v));
-            }
-            return v.intValue();
+    /** hidden_act, which must be one the encoders run ({@link ClipConfig#ACTIVATIONS}). */
+    private static String activation(ConfigFields f, String defaultValue) throws ModelFormatException {
+        String act = f.optionalString("hidden_act").orElse(defaultValue);
+        if (!ClipConfig.ACTIVATIONS.contains(act)) {
+            throw new ModelFormatException(f.file(), f.prefix() + "hidden_act '" + act + "' is not supported (supported: "
+                    + String.join(", ", ClipConfig.ACTIVATIONS.stream().sorted().toList()) + ")");
         }
-
-        double number(String name, double defaultValue) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null) return defaultValue;
-            if (!v.isNumber() || !Double.isFinite(v.doubleValue())) {
-                throw new ModelFormatException(file, prefix + name + " must be a finite number, got " + StrictJson.show(v));
-            }
-            return v.doubleValue();
-        }
-
-        Optional<String> optionalString(String name) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null) return Optional.empty();
-            if (!v.isTextual()) throw new ModelFormatException(file, prefix + name + " must be a string, got " + StrictJson.show(v));
-            return Optional.of(v.textValue());
-        }
-
-        String activation(String defaultValue) throws ModelFormatException {
-            String act = optionalString("hidden_act").orElse(defaultValue);
-            if (!ClipConfig.ACTIVATIONS.contains(act)) {
-                throw new ModelFormatException(file, prefix + "hidden_act '" + act + "' is not supported (supported: "
-                        + String.join(", ", ClipConfig.ACTIVATIONS.stream().sorted().toList()) + ")");
-            }
-            return act;
-        }
+        return act;
     }
 }

@@ -1,14 +1,13 @@
 package io.vlm4j.model.clip;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.vlm4j.io.ConfigFields;
 import io.vlm4j.io.ModelFormatException;
 import io.vlm4j.io.StrictJson;
 import io.vlm4j.io.WeightStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Iterator;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -90,13 +89,13 @@ public final class OpenClipLayout {
         if (!modelCfg.isObject()) {
             throw new ModelFormatException(file, "model_cfg must be an object, got " + StrictJson.show(modelCfg));
         }
-        Fields m = new Fields(file, at, modelCfg);
+        ConfigFields m = ConfigFields.openClip(file, at, modelCfg);
         JsonNode visionNode = m.object("vision_cfg"), textNode = m.object("text_cfg");
-        Fields v = new Fields(file, at + "vision_cfg.", visionNode), t = new Fields(file, at + "text_cfg.", textNode);
+        ConfigFields v = m.at("vision_cfg", visionNode), t = m.at("text_cfg", textNode);
         refuseOtherFamilies(m, v, t);
 
         m.known(Set.of("embed_dim", "quick_gelu", "vision_cfg", "text_cfg", "init_logit_scale", "init_logit_bias",
-                "nonscalar_logit_scale", "custom_text", "multimodal_cfg", "cast_dtype", "output_dict"));
+                "nonscalar_logit_scale", "custom_text", "multimodal_cfg", "cast_dtype", "output_dict"), UNKNOWN);
         int embedDim = m.requiredInt("embed_dim");
         String act = m.bool("quick_gelu", false) ? "quick_gelu" : "gelu";
         double logitScaleInit = m.number("init_logit_scale", Math.log(1 / 0.07));
@@ -108,82 +107,82 @@ public final class OpenClipLayout {
      * Refuses configurations open_clip builds as something other than its native CLIP ViT, naming the family so
      * that the message says where the model belongs (spec 04, 06).
      */
-    private static void refuseOtherFamilies(Fields m, Fields v, Fields t) throws ModelFormatException {
+    private static void refuseOtherFamilies(ConfigFields m, ConfigFields v, ConfigFields t) throws ModelFormatException {
         Optional<String> timm = v.optionalString("timm_model_name");
         Optional<String> hf = t.optionalString("hf_model_name");
         if (m.has("multimodal_cfg")) {
-            m.refuse("multimodal_cfg", "a CoCa model (captioning decoder); only plain CLIP loads here");
+            throw m.error("multimodal_cfg", "a CoCa model (captioning decoder); only plain CLIP loads here");
         }
         if (m.has("init_logit_bias") || timm.map(n -> n.contains("siglip")).orElse(false)) {
-            m.refuse(m.has("init_logit_bias") ? "init_logit_bias" : "vision_cfg.timm_model_name",
+            throw m.error(m.has("init_logit_bias") ? "init_logit_bias" : "vision_cfg.timm_model_name",
                     "a SigLIP model (sigmoid loss with logit_bias, timm image tower, MAP pooling), not a plain CLIP");
         }
         if (timm.isPresent() && hf.isPresent()) {
-            v.refuse("timm_model_name", "'" + timm.get() + "' with text_cfg.hf_model_name '" + hf.get()
+            throw v.error("timm_model_name", "'" + timm.get() + "' with text_cfg.hf_model_name '" + hf.get()
                     + "' is a CustomTextCLIP with a timm image tower and a Hugging Face text tower: the BiomedCLIP family"
                     + " (spec 04), not a plain CLIP");
         }
         if (timm.isPresent()) {
-            v.refuse("timm_model_name", "'" + timm.get() + "' is a timm image tower (open_clip TimmModel), not CLIP's"
+            throw v.error("timm_model_name", "'" + timm.get() + "' is a timm image tower (open_clip TimmModel), not CLIP's"
                     + " VisionTransformer");
         }
         if (hf.isPresent()) {
-            t.refuse("hf_model_name", "'" + hf.get() + "' is a Hugging Face text tower (open_clip CustomTextCLIP with"
+            throw t.error("hf_model_name", "'" + hf.get() + "' is a Hugging Face text tower (open_clip CustomTextCLIP with"
                     + " HFTextEncoder, e.g. BERT or XLM-RoBERTa), not CLIP's text transformer");
         }
         if (v.has("layers") && v.node().get("layers").isArray()) {
-            v.refuse("layers", "a list of stage depths is a ResNet CLIP (ModifiedResNet, e.g. RN50); only ViT CLIP loads here");
+            throw v.error("layers", "a list of stage depths is a ResNet CLIP (ModifiedResNet, e.g. RN50); only ViT CLIP loads here");
         }
     }
 
-    private static ClipVisionConfig vision(Fields v, String act, int embedDim) throws ModelFormatException {
+    private static ClipVisionConfig vision(ConfigFields v, String act, int embedDim) throws ModelFormatException {
         v.known(Set.of("layers", "width", "head_width", "mlp_ratio", "patch_size", "image_size", "patch_dropout",
                 "output_tokens", "pool_type", "final_ln_after_pool", "no_ln_pre", "pos_embed_type", "ls_init_value",
                 "attentional_pool", "attn_pooler_queries", "attn_pooler_heads", "act_kwargs", "norm_kwargs",
                 "block_type", "qk_norm", "scaled_cosine_attn", "scale_heads", "scale_attn_inner", "scale_attn",
                 "scale_fc", "input_patchnorm", "global_average_pool", "timm_model_name", "timm_model_pretrained", "timm_pool",
-                "timm_proj", "timm_proj_bias", "timm_drop", "timm_drop_path"));
+                "timm_proj", "timm_proj_bias", "timm_drop", "timm_drop_path"), UNKNOWN);
         // patch_dropout and output_tokens only matter in training / for token outputs; timm_* without a
         // timm_model_name are unused defaults.
-        v.requireString("pool_type", "tok", "only class-token pooling is CLIP's");
+        requireString(v, "pool_type", "tok", "only class-token pooling is CLIP's");
         // final_ln_after_pool: ln_post on the class token after pooling or on all tokens before it gives the same pooled row
-        v.requireBool("final_ln_after_pool", null);
-        v.requireBool("no_ln_pre", false, "CLIP applies ln_pre");
-        v.requireString("pos_embed_type", "learnable", "CLIP learns its position table");
-        v.requireNull("ls_init_value", "layer scale (ls_1/ls_2) is not part of CLIP");
-        v.requireBool("attentional_pool", false, "an attentional pooler is CoCa's, not CLIP's");
-        v.requireBool("input_patchnorm", false, "CLIP has no patch LayerNorm");
-        v.requireBool("global_average_pool", false, "CLIP pools the class token, not the average");
+        requireBool(v, "final_ln_after_pool", null);
+        requireBool(v, "no_ln_pre", false, "CLIP applies ln_pre");
+        requireString(v, "pos_embed_type", "learnable", "CLIP learns its position table");
+        requireNull(v, "ls_init_value", "layer scale (ls_1/ls_2) is not part of CLIP");
+        requireBool(v, "attentional_pool", false, "an attentional pooler is CoCa's, not CLIP's");
+        requireBool(v, "input_patchnorm", false, "CLIP has no patch LayerNorm");
+        requireBool(v, "global_average_pool", false, "CLIP pools the class token, not the average");
         requirePlainBlock(v);
-        v.requireEmpty("act_kwargs", "the activation is fixed by quick_gelu");
+        requireEmpty(v, "act_kwargs", "the activation is fixed by quick_gelu");
         int width = v.integer("width", 768);
         int headWidth = v.integer("head_width", 64);
-        if (headWidth <= 0 || headWidth > width) v.refuse("head_width", headWidth + " must be in [1, width " + width + "]");
+        if (headWidth <= 0 || headWidth > width) throw v.error("head_width", headWidth + " must be in [1, width " + width + "]");
         int heads = width / headWidth;  // open_clip: vision_heads = width // head_width
         int image = v.square("image_size", 224);
         int patch = v.square("patch_size", 16);
         return new ClipVisionConfig(width, mlpWidth(v, width), v.integer("layers", 12), heads, 3, image, patch, act,
-                v.eps(), embedDim);
+                eps(v), embedDim);
     }
 
-    private static ClipTextConfig text(Fields t, String act, int embedDim) throws ModelFormatException {
+    private static ClipTextConfig text(ConfigFields t, String act, int embedDim) throws ModelFormatException {
         t.known(Set.of("context_length", "vocab_size", "width", "heads", "layers", "mlp_ratio", "ls_init_value",
                 "embed_cls", "pad_id", "eos_id", "no_causal_mask", "final_ln_after_pool", "pool_type", "proj_bias",
                 "proj_type", "output_tokens", "act_kwargs", "norm_kwargs", "block_type", "qk_norm",
                 "scaled_cosine_attn", "scale_heads", "scale_attn_inner", "scale_attn", "scale_fc",
                 "hf_model_name", "hf_tokenizer_name", "tokenizer_mode", "tokenizer_kwargs", "hf_model_pretrained", "hf_proj_type",
-                "hf_pooler_type", "proj", "pooler_type"));
+                "hf_pooler_type", "proj", "pooler_type"), UNKNOWN);
         // hf_* and the old proj/pooler_type only configure an hf_model_name tower (refused earlier); tokenizer_* pick
         // the tokenizer, which vlm4j reads from the tokenizer files.
-        t.requireNull("ls_init_value", "layer scale (ls_1/ls_2) is not part of CLIP");
-        t.requireBool("embed_cls", false, "a learned CLS token (CoCa) is not CLIP's");
-        t.requireBool("no_causal_mask", false, "CLIP's text tower is causal");
+        requireNull(t, "ls_init_value", "layer scale (ls_1/ls_2) is not part of CLIP");
+        requireBool(t, "embed_cls", false, "a learned CLS token (CoCa) is not CLIP's");
+        requireBool(t, "no_causal_mask", false, "CLIP's text tower is causal");
         // final_ln_after_pool: ln_final is per token, so applying it before or after pooling gives the same row
-        t.requireBool("final_ln_after_pool", null);
-        t.requireBool("proj_bias", false, "CLIP's text projection has no bias");
-        t.requireString("proj_type", "linear", "CLIP projects the pooled text with a matrix");
+        requireBool(t, "final_ln_after_pool", null);
+        requireBool(t, "proj_bias", false, "CLIP's text projection has no bias");
+        requireString(t, "proj_type", "linear", "CLIP projects the pooled text with a matrix");
         requirePlainBlock(t);
-        t.requireEmpty("act_kwargs", "the activation is fixed by quick_gelu");
+        requireEmpty(t, "act_kwargs", "the activation is fixed by quick_gelu");
         int vocab = t.integer("vocab_size", 49408);
         int width = t.integer("width", 512);
         String pool = t.optionalString("pool_type").orElse("argmax");
@@ -195,151 +194,72 @@ public final class OpenClipLayout {
             case "eos" -> {
                 eos = t.integer("eos_id", 2);
                 if (eos == ARGMAX_POOLING_EOS) {
-                    t.refuse("eos_id", "2 with pool_type 'eos' (first position equal to 2) cannot be expressed: eos id"
+                    throw t.error("eos_id", "2 with pool_type 'eos' (first position equal to 2) cannot be expressed: eos id"
                             + " 2 means argmax pooling in HF CLIP configs");
                 }
             }
             default -> throw t.error("pool_type", "'" + pool + "' is not CLIP's (argmax or eos)");
         }
-        if (vocab <= ARGMAX_POOLING_EOS) t.refuse("vocab_size", vocab + " is too small for a CLIP vocabulary");
+        if (vocab <= ARGMAX_POOLING_EOS) throw t.error("vocab_size", vocab + " is too small for a CLIP vocabulary");
         int bos = vocab - 2;  // OpenAI's layout: <|startoftext|>, <|endoftext|> are the last two ids (49406, 49407)
         return new ClipTextConfig(vocab, width, mlpWidth(t, width), t.integer("layers", 12), t.integer("heads", 8),
-                t.integer("context_length", 77), act, t.eps(), embedDim, t.integer("pad_id", 0), bos, eos);
+                t.integer("context_length", 77), act, eps(t), embedDim, t.integer("pad_id", 0), bos, eos);
     }
 
     /** The attention-block options of open_clip's CustomResidualAttentionBlock; CLIP's block has none of them. */
-    private static void requirePlainBlock(Fields f) throws ModelFormatException {
+    private static void requirePlainBlock(ConfigFields f) throws ModelFormatException {
         Optional<String> block = f.optionalString("block_type");
-        if (block.isPresent() && !block.get().equals("default")) f.refuse("block_type", "'" + block.get() + "' is not CLIP's block");
+        if (block.isPresent() && !block.get().equals("default")) throw f.error("block_type", "'" + block.get() + "' is not CLIP's block");
         for (String name : new String[] {"qk_norm", "scaled_cosine_attn", "scale_heads", "scale_attn_inner", "scale_attn", "scale_fc"}) {
-            f.requireBool(name, false, "CLIP's attention block has no " + name);
+            requireBool(f, name, false, "CLIP's attention block has no " + name);
         }
     }
 
     /** open_clip: mlp_width = int(width * mlp_ratio), Python's truncation. */
-    private static int mlpWidth(Fields f, int width) throws ModelFormatException {
+    private static int mlpWidth(ConfigFields f, int width) throws ModelFormatException {
         double ratio = f.number("mlp_ratio", 4.0);
-        if (!(ratio > 0)) f.refuse("mlp_ratio", ratio + " must be positive");
+        if (!(ratio > 0)) throw f.error("mlp_ratio", ratio + " must be positive");
         return (int) (width * ratio);
     }
 
-    /** Typed access to one JSON object; {@code prefix} ("model_cfg.vision_cfg.") makes messages name the field. */
-    private record Fields(Path file, String prefix, JsonNode node) {
+    private static final String UNKNOWN = "unknown open_clip field; vlm4j cannot tell whether it changes the model, so it"
+            + " refuses rather than risk wrong embeddings";
 
-        boolean has(String name) {
-            JsonNode n = node.get(name);
-            return n != null && !n.isNull();
-        }
+    /** A boolean that must be {@code required} when present ({@code null}: any boolean). */
+    private static void requireBool(ConfigFields f, String name, Boolean required) throws ModelFormatException {
+        requireBool(f, name, required, "");
+    }
 
-        ModelFormatException error(String name, String problem) {
-            return new ModelFormatException(file, prefix + name + ": " + problem);
-        }
+    private static void requireBool(ConfigFields f, String name, Boolean required, String why) throws ModelFormatException {
+        boolean value = f.bool(name, required != null && required);
+        if (required != null && value != required) throw f.error(name, value + " is not supported: " + why);
+    }
 
-        void refuse(String name, String problem) throws ModelFormatException {
-            throw error(name, problem);
+    private static void requireString(ConfigFields f, String name, String required, String why) throws ModelFormatException {
+        Optional<String> value = f.optionalString(name);
+        if (value.isPresent() && !value.get().equals(required)) {
+            throw f.error(name, "'" + value.get() + "' is not supported (only '" + required + "'): " + why);
         }
+    }
 
-        /** Every field must be one whose meaning is known: an unknown one may change the architecture. */
-        void known(Set<String> names) throws ModelFormatException {
-            for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-                String name = it.next().getKey();
-                if (!names.contains(name)) {
-                    throw error(name, "unknown open_clip field; vlm4j cannot tell whether it changes the model, so it"
-                            + " refuses rather than risk wrong embeddings");
-                }
-            }
-        }
+    private static void requireNull(ConfigFields f, String name, String why) throws ModelFormatException {
+        if (f.has(name)) throw f.error(name, StrictJson.show(f.node().get(name)) + " is not supported: " + why);
+    }
 
-        JsonNode object(String name) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null) throw error(name, "missing");
-            if (!v.isObject()) throw error(name, "must be an object, got " + StrictJson.show(v));
-            return v;
+    private static void requireEmpty(ConfigFields f, String name, String why) throws ModelFormatException {
+        JsonNode v = f.node().get(name);
+        if (v != null && !v.isNull() && !(v.isObject() && v.isEmpty())) {
+            throw f.error(name, StrictJson.show(v) + " is not supported: " + why);
         }
+    }
 
-        int requiredInt(String name) throws ModelFormatException {
-            if (!node.has(name)) throw error(name, "missing");
-            return integer(name, 0);
-        }
-
-        int integer(String name, int defaultValue) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null || v.isNull()) return defaultValue;
-            if (!v.isIntegralNumber() || !v.canConvertToInt()) throw error(name, "must be an integer, got " + StrictJson.show(v));
-            return v.intValue();
-        }
-
-        double number(String name, double defaultValue) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null || v.isNull()) return defaultValue;
-            if (!v.isNumber() || !Double.isFinite(v.doubleValue())) throw error(name, "must be a finite number, got " + StrictJson.show(v));
-            return v.doubleValue();
-        }
-
-        boolean bool(String name, boolean defaultValue) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null || v.isNull()) return defaultValue;
-            if (!v.isBoolean()) throw error(name, "must be true or false, got " + StrictJson.show(v));
-            return v.booleanValue();
-        }
-
-        Optional<String> optionalString(String name) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null || v.isNull()) return Optional.empty();
-            if (!v.isTextual()) throw error(name, "must be a string, got " + StrictJson.show(v));
-            return Optional.of(v.textValue());
-        }
-
-        /** A boolean that must be {@code required} when present ({@code null}: any boolean). */
-        void requireBool(String name, Boolean required) throws ModelFormatException {
-            requireBool(name, required, "");
-        }
-
-        void requireBool(String name, Boolean required, String why) throws ModelFormatException {
-            boolean value = bool(name, required != null && required);
-            if (required != null && value != required) throw error(name, value + " is not supported: " + why);
-        }
-
-        void requireString(String name, String required, String why) throws ModelFormatException {
-            Optional<String> value = optionalString(name);
-            if (value.isPresent() && !value.get().equals(required)) {
-                throw error(name, "'" + value.get() + "' is not supported (only '" + required + "'): " + why);
-            }
-        }
-
-        void requireNull(String name, String why) throws ModelFormatException {
-            if (has(name)) throw error(name, StrictJson.show(node.get(name)) + " is not supported: " + why);
-        }
-
-        void requireEmpty(String name, String why) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v != null && !v.isNull() && !(v.isObject() && v.isEmpty())) {
-                throw error(name, StrictJson.show(v) + " is not supported: " + why);
-            }
-        }
-
-        /** norm_kwargs may only set LayerNorm's eps (PyTorch's default 1e-5 otherwise). */
-        double eps() throws ModelFormatException {
-            JsonNode v = node.get("norm_kwargs");
-            if (v == null || v.isNull()) return 1e-5;
-            if (!v.isObject()) throw error("norm_kwargs", "must be an object, got " + StrictJson.show(v));
-            Fields kw = new Fields(file, prefix + "norm_kwargs.", v);
-            kw.known(Set.of("eps"));
-            return kw.number("eps", 1e-5);
-        }
-
-        /** An int, or a [h, w] pair that must be square (the towers take square images and patches). */
-        int square(String name, int defaultValue) throws ModelFormatException {
-            JsonNode v = node.get(name);
-            if (v == null || v.isNull()) return defaultValue;
-            if (v.isArray()) {
-                if (v.size() != 2 || !v.get(0).canConvertToInt() || !v.get(0).isIntegralNumber()
-                        || !v.get(1).isIntegralNumber() || v.get(0).intValue() != v.get(1).intValue()) {
-                    throw error(name, StrictJson.show(v) + " is not supported: only square sizes ([n, n] or n)");
-                }
-                return v.get(0).intValue();
-            }
-            return integer(name, defaultValue);
-        }
+    /** norm_kwargs may only set LayerNorm's eps (PyTorch's default 1e-5 otherwise). */
+    private static double eps(ConfigFields f) throws ModelFormatException {
+        JsonNode v = f.node().get("norm_kwargs");
+        if (v == null || v.isNull()) return 1e-5;
+        if (!v.isObject()) throw f.error("norm_kwargs", "must be an object, got " + StrictJson.show(v));
+        ConfigFields kw = f.at("norm_kwargs", v);
+        kw.known(Set.of("eps"), UNKNOWN);
+        return kw.number("eps", 1e-5);
     }
 }
