@@ -2,6 +2,7 @@ package io.vlm4j.model.clip;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.vlm4j.backend.Backend;
+import io.vlm4j.io.ConfigFields;
 import io.vlm4j.io.ModelFormatException;
 import io.vlm4j.io.StrictJson;
 import io.vlm4j.io.WeightStore;
@@ -101,10 +102,10 @@ public final class ModelFamilies {
     }
 
     private static ClipModel loadBiomedClip(Path path, Path configDir, Path file, JsonNode m, Backend backend, boolean owns) throws IOException {
-        JsonNode v = m.path("vision_cfg"), t = m.path("text_cfg");
-        int embed = m.path("embed_dim").asInt(0);
+        ConfigFields top = ConfigFields.openClip(file, "model_cfg.", m), v = top.child("vision_cfg"), t = top.child("text_cfg");
+        int embed = top.integer("embed_dim", 0);
         if (embed <= 0) throw new ModelFormatException(file, "model_cfg.embed_dim is missing or not positive");
-        String timmName = v.path("timm_model_name").asText();
+        String timmName = v.string("timm_model_name", "");
         TimmVitConfig vc;
         try {
             vc = TimmVitConfig.preset(timmName);
@@ -112,23 +113,24 @@ public final class ModelFamilies {
             throw new ModelFormatException(file, "vision_cfg.timm_model_name '" + timmName + "' is not a timm ViT this library builds ("
                     + TimmVitConfig.presetNames() + ")");
         }
-        String pool = v.path("timm_pool").asText("");
+        String pool = v.string("timm_pool", "");
         if (!pool.isEmpty() && !pool.equals(vc.pool())) {
             throw new ModelFormatException(file, "vision_cfg.timm_pool '" + pool + "' is not supported (the preset pools '" + vc.pool() + "')");
         }
-        String proj = v.path("timm_proj").asText("linear");
+        String proj = v.string("timm_proj", "linear");
         if (!proj.equals("linear")) throw new ModelFormatException(file, "vision_cfg.timm_proj '" + proj + "': only 'linear' is supported");
-        if (v.path("timm_proj_bias").asBoolean(false)) throw new ModelFormatException(file, "vision_cfg.timm_proj_bias is not supported");
-        if (v.has("image_size") && v.get("image_size").asInt() != vc.imageSize()) {
-            throw new ModelFormatException(file, "vision_cfg.image_size " + v.get("image_size").asInt() + " differs from the timm preset's "
+        if (v.bool("timm_proj_bias", false)) throw new ModelFormatException(file, "vision_cfg.timm_proj_bias is not supported");
+        int imageSize = v.integer("image_size", vc.imageSize());
+        if (imageSize != vc.imageSize()) {
+            throw new ModelFormatException(file, "vision_cfg.image_size " + imageSize + " differs from the timm preset's "
                     + vc.imageSize() + " (position-embedding resizing is not supported)");
         }
         vc = vc.withLinearProjection(embed);
         BertTextTower.Pooling pooling;
         BertTextTower.Projection projection;
         try {
-            pooling = BertTextTower.Pooling.fromOpenClip(t.path("hf_pooler_type").asText("cls_last_hidden_state_pooler"));
-            projection = BertTextTower.Projection.fromOpenClip(t.path("hf_proj_type").asText("mlp"));
+            pooling = BertTextTower.Pooling.fromOpenClip(t.string("hf_pooler_type", "cls_last_hidden_state_pooler"));
+            projection = BertTextTower.Projection.fromOpenClip(t.string("hf_proj_type", "mlp"));
         } catch (IllegalArgumentException e) {
             throw new ModelFormatException(file, "text_cfg: " + e.getMessage());
         }
@@ -137,7 +139,7 @@ public final class ModelFamilies {
             WeightSource w = new StoreWeights(store);
             BertConfig bc = Files.isRegularFile(configDir.resolve("text_config.json"))
                     ? BertConfig.load(configDir.resolve("text_config.json")) : inferBert(store, weights);
-            int context = t.path("context_length").asInt(Math.min(512, bc.maxPositions()));
+            int context = t.integer("context_length", Math.min(512, bc.maxPositions()));
             return assemble(backend, owns, vc, bc, pooling, projection, embed, w, context);
         }
     }

@@ -1,6 +1,7 @@
 package io.vlm4j.model.vit;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.vlm4j.io.ConfigFields;
 import io.vlm4j.io.ModelFormatException;
 import io.vlm4j.io.StrictJson;
 import io.vlm4j.io.WeightStore;
@@ -84,18 +85,18 @@ public final class OpenClipSiglipConfig {
      * refused for its configuration before its weights are opened.
      */
     public static void check(Path file, JsonNode m) throws ModelFormatException {
-        JsonNode v = m.path("vision_cfg");
-        String name = v.path("timm_model_name").asText();
+        ConfigFields v = section(file, m, "vision_cfg");
+        String name = v.string("timm_model_name", "");
         if (!TIMM_TRUNKS.containsKey(name)) {
             throw new ModelFormatException(file, "vision_cfg.timm_model_name '" + name + "' is not a timm SigLIP ViT with an "
                     + "attention-pool head this library builds (known: " + TIMM_TRUNKS.keySet() + ")");
         }
-        String pool = v.path("timm_pool").asText("avg");
+        String pool = v.string("timm_pool", "avg");
         if (!pool.equals("map")) {
             throw new ModelFormatException(file, "vision_cfg.timm_pool '" + pool + "' is not supported for a SigLIP trunk (only 'map', "
                     + "the attention-pool head)");
         }
-        String proj = v.path("timm_proj").asText("linear");
+        String proj = v.string("timm_proj", "linear");
         if (!proj.equals("none")) {
             throw new ModelFormatException(file, "vision_cfg.timm_proj '" + proj + "' is not supported for a SigLIP trunk (only 'none')");
         }
@@ -103,8 +104,8 @@ public final class OpenClipSiglipConfig {
     }
 
     private static SiglipVisionConfig vision(Path file, JsonNode m, WeightStore store) throws ModelFormatException {
-        JsonNode v = m.path("vision_cfg");
-        String name = v.path("timm_model_name").asText();
+        ConfigFields v = section(file, m, "vision_cfg");
+        String name = v.string("timm_model_name", "");
         TimmSiglipTrunk trunk = TIMM_TRUNKS.get(name);
         long[] patch = shape(store, file, "visual.trunk.patch_embed.proj.weight");  // [D, C, P, P]
         long[] pos = shape(store, file, "visual.trunk.pos_embed");                   // [1, N, D]
@@ -121,7 +122,7 @@ public final class OpenClipSiglipConfig {
         }
         int imageSize = grid * trunk.patchSize();
         if (v.has("image_size")) {
-            int cfgSize = imageSize(file, v.get("image_size"));
+            int cfgSize = v.square("image_size", imageSize);
             if (cfgSize / trunk.patchSize() != grid) {
                 throw new ModelFormatException(file, "vision_cfg.image_size " + cfgSize + " gives a " + cfgSize / trunk.patchSize()
                         + "-patch grid, but visual.trunk.pos_embed holds " + grid + " × " + grid);
@@ -138,30 +139,30 @@ public final class OpenClipSiglipConfig {
     }
 
     private static void checkText(Path file, JsonNode m) throws ModelFormatException {
-        JsonNode t = m.path("text_cfg");
-        if (!t.path("no_causal_mask").asBoolean(false)) {
+        ConfigFields t = section(file, m, "text_cfg");
+        if (!t.bool("no_causal_mask", false)) {
             throw new ModelFormatException(file, "text_cfg.no_causal_mask is not true: a causal text tower is not SigLIP's (only "
                     + "bidirectional attention is supported)");
         }
-        requireText(file, t, "pool_type", "argmax", "last");
-        requireText(file, t, "proj_type", "linear", "linear");
-        if (!t.path("proj_bias").asBoolean(false)) {
+        requireText(t, "pool_type", "argmax", "last");
+        requireText(t, "proj_type", "linear", "linear");
+        if (!t.bool("proj_bias", false)) {
             throw new ModelFormatException(file, "text_cfg.proj_bias is not true: only a biased Linear projection (SigLIP's head) is supported");
         }
         for (String flag : new String[] {"embed_cls", "qk_norm", "scaled_cosine_attn", "scale_heads", "scale_attn_inner", "scale_attn", "scale_fc"}) {
-            if (t.path(flag).asBoolean(false)) throw new ModelFormatException(file, "text_cfg." + flag + " is not supported");
+            if (t.bool(flag, false)) throw new ModelFormatException(file, "text_cfg." + flag + " is not supported");
         }
-        if (t.hasNonNull("ls_init_value")) throw new ModelFormatException(file, "text_cfg.ls_init_value (layer scale) is not supported");
+        if (t.has("ls_init_value")) throw new ModelFormatException(file, "text_cfg.ls_init_value (layer scale) is not supported");
         textActivation(file, m);
     }
 
     private static String textActivation(Path file, JsonNode m) throws ModelFormatException {
-        JsonNode t = m.path("text_cfg");
-        String act = m.path("quick_gelu").asBoolean(false) ? "quick_gelu" : "gelu";
-        JsonNode approx = t.path("act_kwargs").path("approximate");
-        if (!approx.isMissingNode() && !approx.asText().equals("none")) {
-            if (!approx.asText().equals("tanh") || act.equals("quick_gelu")) {
-                throw new ModelFormatException(file, "text_cfg.act_kwargs " + StrictJson.show(t.get("act_kwargs")) + " is not supported");
+        ConfigFields t = section(file, m, "text_cfg");
+        String act = ConfigFields.openClip(file, "model_cfg.", m).bool("quick_gelu", false) ? "quick_gelu" : "gelu";
+        String approx = t.child("act_kwargs").string("approximate", "none");
+        if (!approx.equals("none")) {
+            if (!approx.equals("tanh") || act.equals("quick_gelu")) {
+                throw new ModelFormatException(file, "text_cfg.act_kwargs " + StrictJson.show(t.node().get("act_kwargs")) + " is not supported");
             }
             act = "gelu_pytorch_tanh";
         }
@@ -169,38 +170,34 @@ public final class OpenClipSiglipConfig {
     }
 
     private static SiglipTextConfig text(Path file, JsonNode m, WeightStore store) throws ModelFormatException {
-        JsonNode t = m.path("text_cfg");
+        ConfigFields t = section(file, m, "text_cfg");
         String act = textActivation(file, m);
-        int width = positive(file, t, "width"), embed = positive(file, m, "embed_dim");
-        double ratio = t.path("mlp_ratio").asDouble(4.0);
-        double eps = t.path("norm_kwargs").path("eps").asDouble(1e-5);
+        int width = positive(t, "width"), embed = positive(ConfigFields.openClip(file, "model_cfg.", m), "embed_dim");
+        double ratio = t.number("mlp_ratio", 4.0);
+        double eps = t.child("norm_kwargs").number("eps", 1e-5);
         if (!store.contains("logit_bias")) {
             throw new ModelFormatException(file, "no logit_bias tensor: not a sigmoid-loss (SigLIP) checkpoint");
         }
-        return new SiglipTextConfig(positive(file, t, "vocab_size"), width, (int) (width * ratio), positive(file, t, "layers"),
-                positive(file, t, "heads"), positive(file, t, "context_length"), act, eps, embed, 1);
+        return new SiglipTextConfig(positive(t, "vocab_size"), width, (int) (width * ratio), positive(t, "layers"),
+                positive(t, "heads"), positive(t, "context_length"), act, eps, embed, 1);
     }
 
-    private static void requireText(Path file, JsonNode t, String field, String dflt, String wanted) throws ModelFormatException {
-        String value = t.path(field).asText(dflt);
+    /** The open_clip sub-config {@code name} of model_cfg {@code m} (absent: every field takes its default). */
+    private static ConfigFields section(Path file, JsonNode m, String name) throws ModelFormatException {
+        return ConfigFields.openClip(file, "", m).child(name);
+    }
+
+    private static void requireText(ConfigFields t, String field, String dflt, String wanted) throws ModelFormatException {
+        String value = t.string(field, dflt);
         if (!value.equals(wanted)) {
-            throw new ModelFormatException(file, "text_cfg." + field + " '" + value + "' is not supported (only '" + wanted + "')");
+            throw new ModelFormatException(t.file(), t.prefix() + field + " '" + value + "' is not supported (only '" + wanted + "')");
         }
     }
 
-    private static int positive(Path file, JsonNode node, String field) throws ModelFormatException {
-        JsonNode n = node.get(field);
-        if (n == null || !n.canConvertToInt() || n.asInt() <= 0) {
-            String where = node.has("vision_cfg") ? "model_cfg." : "text_cfg.";
-            throw new ModelFormatException(file, where + field + " is missing or not a positive integer");
-        }
-        return n.asInt();
-    }
-
-    private static int imageSize(Path file, JsonNode n) throws ModelFormatException {
-        if (n.canConvertToInt()) return n.asInt();
-        if (n.isArray() && n.size() == 2 && n.get(0).asInt() == n.get(1).asInt() && n.get(0).asInt() > 0) return n.get(0).asInt();
-        throw new ModelFormatException(file, "vision_cfg.image_size " + StrictJson.show(n) + " is not a size or a pair of equal sizes");
+    private static int positive(ConfigFields f, String field) throws ModelFormatException {
+        int n = f.has(field) ? f.integer(field, 0) : 0;
+        if (n <= 0) throw new ModelFormatException(f.file(), f.prefix() + field + " is missing or not a positive integer");
+        return n;
     }
 
     private static long[] shape(WeightStore store, Path file, String key) throws ModelFormatException {
