@@ -7,7 +7,6 @@ import io.vlm4j.lora.LoraState;
 import io.vlm4j.lora.LoraWeights;
 import io.vlm4j.model.ImageTower;
 import io.vlm4j.model.Tape;
-import io.vlm4j.model.clip.ClipConfig;
 import io.vlm4j.model.clip.ClipModel;
 import io.vlm4j.model.clip.ModelFamilies;
 import io.vlm4j.tensor.NativeMemory;
@@ -53,7 +52,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 3)
 @Fork(1)
 public class LoraTrainBenchmark {
-    /** a CLIP preset (ViT-B/16, ...) or another family's ({@link ModelFamilies#PRESETS}) */
+    /** a preset of any family ({@link ModelFamilies#random}): ViT-B/16, biomedclip-vit-b16, ... */
     @Param({"ViT-B/16"})
     public String arch;
 
@@ -84,7 +83,7 @@ public class LoraTrainBenchmark {
     @Setup(Level.Trial)
     public void setUp() throws Exception {
         backend = new CpuBackend();
-        clip = ModelFamilies.PRESETS.contains(arch) ? ModelFamilies.random(arch, 42, backend) : ClipModel.random(ClipConfig.preset(arch), 42, backend);
+        clip = ModelFamilies.random(arch, 42, backend);
         init = LoraWeights.init(LoraConfig.of(Arrays.asList(targets.split("[,+]")), rank, 2 * rank, false, 0), clip.linears(), 1);
         state = clip.attachLora(init);
         ImageTower v = clip.vision().orElseThrow();

@@ -3,7 +3,6 @@ package io.vlm4j.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vlm4j.backend.Backend;
-import io.vlm4j.model.clip.ClipConfig;
 import io.vlm4j.model.clip.ClipModel;
 import io.vlm4j.model.clip.ClipTextTower;
 import io.vlm4j.model.clip.ClipVisionConfig;
@@ -61,10 +60,7 @@ final class BenchCommand implements Callable<Integer> {
         if (!tower.equals("vision") && !tower.equals("text") && !tower.equals("both")) {
             throw new IllegalArgumentException("--tower must be vision, text or both, got '" + tower + "'");
         }
-        boolean other = io.vlm4j.model.clip.ModelFamilies.PRESETS.contains(arch.toLowerCase(java.util.Locale.ROOT));
-        ClipConfig config = other ? null : ClipConfig.preset(arch);
-        try (Backend backend = options.open();
-             ClipModel clip = other ? io.vlm4j.model.clip.ModelFamilies.random(arch, seed, backend) : ClipModel.random(config, seed, backend)) {
+        try (Backend backend = options.open(); ClipModel clip = io.vlm4j.model.clip.ModelFamilies.random(arch, seed, backend)) {
             int batch = options.batchGiven() ? options.batch : 8;
             clip.batchSize(batch);
             if (!tower.equals("text")) report(measureVision(clip.vision().orElseThrow(), backend, batch), backend, batch);

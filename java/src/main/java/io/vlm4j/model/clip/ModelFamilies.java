@@ -218,14 +218,25 @@ public final class ModelFamilies {
         }
     }
 
-    /** A preset of another family with seeded random weights ({@link #PRESETS}), for benchmarks and tests. */
+    /**
+     * A preset of any family with seeded random weights, for benchmarks and tests: CLIP's ({@link ClipConfig#preset},
+     * e.g. ViT-B/16) or another family's ({@link #PRESETS}).
+     */
     public static ClipModel random(String preset, long seed, Backend backend) throws IOException {
         RandomWeights w = new RandomWeights(seed);
         return switch (preset.toLowerCase(Locale.ROOT)) {
             case "biomedclip-vit-b16" -> assemble(backend, false, TimmVitConfig.biomedClip().withLinearProjection(512), BertConfig.biomedBertBase(),
                     BertTextTower.Pooling.CLS_LAST_HIDDEN_STATE, BertTextTower.Projection.MLP, 512, w, 256);
             case "siglip-base-patch16-224" -> siglip(backend, false, SiglipConfig.base16(), w);
-            default -> throw new IllegalArgumentException("unknown preset '" + preset + "' (CLIP: " + ClipConfig.presetNames() + "; others: " + PRESETS + ")");
+            default -> {
+                ClipConfig config;
+                try {
+                    config = ClipConfig.preset(preset);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("unknown preset '" + preset + "' (CLIP: " + ClipConfig.presetNames() + "; others: " + PRESETS + ")");
+                }
+                yield ClipModel.random(config, seed, backend);
+            }
         };
     }
 
