@@ -22,7 +22,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "lora-train", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = {"LoRA fine-tuning of a CLIP model on a labelled image dataset; writes a PEFT adapter (+ head), metrics CSVs, "
+        description = {"LoRA fine-tuning of a CLIP-family model (CLIP, BiomedCLIP, SigLIP) on a labelled image dataset; writes a PEFT adapter (+ head), metrics CSVs, "
                 + "a curve PNG and resumable checkpoints under --out.",
                 "DATASET: folder:PATH, csv:FILE, medmnist:FILE.npz, idx:DIR, or a path (kind recognized)."})
 final class LoraTrainCommand implements Callable<Integer> {
@@ -38,8 +38,9 @@ final class LoraTrainCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, description = "output directory: adapter/, checkpoint/, metrics.csv, epochs.csv, curves.png")
     Path out;
 
-    @Option(names = "--targets", defaultValue = "q_proj,v_proj", description = "modules to adapt: names matched as PEFT does (q_proj, k_proj, "
-            + "v_proj, out_proj, fc1, fc2, visual_projection, ...), or all-linear (default: ${DEFAULT-VALUE})")
+    @Option(names = "--targets", defaultValue = "q_proj,v_proj", description = "modules to adapt: names matched as PEFT does (CLIP/SigLIP: q_proj, k_proj, "
+            + "v_proj, out_proj, fc1, fc2, visual_projection, ...; timm: qkv, proj; BERT: query, key, value, dense), or all-linear "
+            + "(default: ${DEFAULT-VALUE})")
     String targets;
 
     @Option(names = "--rank", defaultValue = "8", description = "LoRA rank r (default: ${DEFAULT-VALUE})")
